@@ -1,0 +1,150 @@
+"""Starting processes: ``kefu serve`` (the web server) and ``kefu run`` (everything).
+
+``kefu run`` owns its children: the embedded Redis and the rasa-sdk action server are
+stopped when the web server stops, whatever the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import uvicorn
+from rich.console import Console
+from rich.panel import Panel
+
+from bot.config import PROJECT_ROOT, Settings, load_settings, newest_model_dir
+from bot.embedded_redis import EmbeddedRedis
+from bot.server import create_app
+
+console = Console(stderr=True)
+# Above our own frame limit, so an oversized frame gets a clear `too_large` error frame;
+# beyond this hard cap the websocket library closes the connection (1009).
+WS_HARD_MAX_BYTES = 1024 * 1024
+
+
+@contextlib.contextmanager
+def redis_for(settings: Settings) -> Iterator[Settings]:
+    """``settings`` with a Redis URL: the configured one, else an embedded Redis under var/."""
+    if settings.redis_url:
+        yield settings
+        return
+    with EmbeddedRedis(settings.var_dir / "redis") as embedded:
+        console.print(f"[dim]embedded Redis on {embedded.url} (data in {settings.var_dir / 'redis'})[/]")
+        yield settings.with_overrides(redis_url=embedded.url)
+
+
+def _uvicorn_config(settings: Settings, host: str, port: int, log_level: str) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        ws="websockets",
+        ws_max_size=WS_HARD_MAX_BYTES,
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        log_level=log_level,
+        timeout_graceful_shutdown=5,
+        proxy_headers=True,
+    )
+
+
+def serve(settings: Settings, *, host: str, port: int, log_level: str = "info") -> int:
+    """Run the web server until interrupted."""
+    with redis_for(settings) as ready:
+        uvicorn.Server(_uvicorn_config(ready, host, port, log_level)).run()
+    return 0
+
+
+@contextlib.contextmanager
+def action_server(port: int, *, var_dir: Path) -> Iterator[str]:
+    """The rasa-sdk action server running ``actions/`` as a child process; yields its webhook URL."""
+    env = dict(os.environ)
+    env.setdefault("KEFU_ORDERS_DB", str(var_dir / "orders.sqlite3"))
+    env["PYTHONPATH"] = str(PROJECT_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(var_dir / "actions.log", "ab"),
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"kefu: the action server exited at start; see {var_dir / 'actions.log'}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"kefu: the action server did not start on port {port}")
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}/webhook"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _train_default_bot(models_root: Path, threads: int | None) -> Path:
+    from nlu_model import cli as nlu_cli
+
+    parser = argparse.ArgumentParser()
+    nlu_cli.add_train_arguments(parser)
+    out = models_root / "default"
+    argv = ["--data", str(PROJECT_ROOT / "dialogues"), "--out", str(out)]
+    if threads:
+        argv += ["--threads", str(threads)]
+    console.print("[bold]No model yet: training the default bot on this machine…[/]")
+    code = nlu_cli.run_train(parser.parse_args(argv))
+    if code != 0:
+        raise SystemExit(code)
+    return out
+
+
+def run_everything(args: argparse.Namespace) -> int:
+    """``kefu run``: train if needed, then Redis + action server + web server."""
+    models_root = PROJECT_ROOT / "models"
+    model = args.model or newest_model_dir(models_root) or _train_default_bot(models_root, args.threads)
+    settings = load_settings().with_overrides(
+        model_dir=model, project_dir=args.project, redis_url=args.redis_url, action_endpoint=args.action_endpoint
+    )
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        ready = stack.enter_context(redis_for(settings))
+        if not ready.action_endpoint:
+            endpoint = stack.enter_context(action_server(args.actions_port, var_dir=settings.var_dir))
+            ready = ready.with_overrides(action_endpoint=endpoint)
+        server = uvicorn.Server(_uvicorn_config(ready, args.host, args.port, args.log_level))
+
+        async def main() -> None:
+            task = asyncio.create_task(server.serve())
+            while not server.started and not task.done():
+                await asyncio.sleep(0.05)
+            if server.started:
+                url = f"http://{args.host}:{args.port}/"
+                console.print(
+                    Panel.fit(
+                        f"[bold green]Kefu is running.[/] Chat with it at [link={url}]{url}[/link]\n"
+                        f"中文演示页: {url}zh    health: {url}healthz\n"
+                        f"model: {model}    Ctrl-C stops everything.",
+                        title="Kefu 客服",
+                    )
+                )
+                print(f"Chat URL: {url}", flush=True)
+            await task
+
+        asyncio.run(main())
+    return 0

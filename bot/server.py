@@ -1,0 +1,112 @@
+"""The web server: the demo shop page, the widget script, the chat websocket, health.
+
+``create_app(settings)`` builds the Starlette app; its lifespan connects Redis, loads the
+dialogue project and the NLU model, and closes them again on shutdown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from bot.config import Settings
+from bot.dialogue.engine import EngineConfig
+from bot.errors import KefuError, ServiceUnavailable
+from bot.nlu import NluService
+from bot.project import load_project
+from bot.ratelimit import ConnectionCounter
+from bot.store import ConversationStore
+from bot.turns import ConversationService
+from bot.ws_channel import websocket_endpoint
+
+log = logging.getLogger(__name__)
+
+WIDGET_DIR = Path(__file__).resolve().parent.parent / "web" / "widget"
+
+
+def _static(name: str, media_type: str | None = None):
+    async def endpoint(request: Request) -> Response:
+        path = WIDGET_DIR / name
+        if not path.is_file():
+            return JSONResponse({"error": f"{name} is missing from this installation"}, status_code=404)
+        return FileResponse(path, media_type=media_type, headers={"Cache-Control": "no-cache"})
+
+    return endpoint
+
+
+async def healthz(request: Request) -> Response:
+    state = request.app.state
+    try:
+        redis_ok = await state.service.store.ping()
+    except ServiceUnavailable:
+        redis_ok = False
+    body = {
+        "status": "ok" if redis_ok else "degraded",
+        "redis": redis_ok,
+        "model": str(state.service.nlu.model_dir.name) if state.service.nlu.model_dir else None,
+    }
+    return JSONResponse(body, status_code=200 if redis_ok else 503)
+
+
+def create_app(settings: Settings, *, nlu: NluService | None = None, actions: object | None = None) -> Starlette:
+    """Build the app. ``nlu`` and ``actions`` may be passed in (tests, the shell); by
+    default they are made from ``settings.model_dir`` and ``settings.action_endpoint``."""
+    if settings.redis_url is None:
+        raise KefuError("no Redis URL: pass --redis-url, set REDIS_URL, or use `kefu run`")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        project = load_project(settings.project_dir)
+        engine = project.engine(EngineConfig(fallback_threshold=settings.fallback_threshold))
+        session_ttl = engine.session_ttl_s or settings.session_ttl_s
+        store = ConversationStore.from_url(
+            settings.redis_url,  # type: ignore[arg-type]
+            prefix=settings.redis_prefix,
+            session_ttl_s=session_ttl,
+            transcript_ttl_s=settings.transcript_ttl_s,
+        )
+        service_nlu = nlu
+        if service_nlu is None:
+            if settings.model_dir is None:
+                raise KefuError("no model: train one with `kefu train` or pass --model DIR")
+            service_nlu = NluService.from_model_dir(settings.model_dir)
+        action_client = actions
+        if action_client is None and settings.action_endpoint:
+            from bot.actions_client import ActionClient
+
+            action_client = ActionClient(settings.action_endpoint)
+        app.state.settings = settings
+        app.state.connections = ConnectionCounter(settings.limits.connections_per_ip)
+        app.state.service = ConversationService(
+            store,
+            engine,
+            service_nlu,
+            actions=action_client,
+            lock_wait_s=settings.limits.lock_wait_s,
+            lock_ttl_ms=settings.limits.lock_ttl_ms,
+        )
+        log.info("kefu ready: project %s, model %s", settings.project_dir, service_nlu.model_dir)
+        try:
+            yield
+        finally:
+            if action_client is not None and actions is None:
+                await action_client.aclose()
+            if nlu is None:
+                service_nlu.close()
+            await store.close()
+
+    routes = [
+        Route("/", _static("index.html", "text/html")),
+        Route("/zh", _static("zh.html", "text/html")),
+        Route("/widget.js", _static("widget.js", "text/javascript")),
+        Route("/healthz", healthz),
+        WebSocketRoute("/ws", websocket_endpoint),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)

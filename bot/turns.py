@@ -1,0 +1,228 @@
+"""One conversation turn, with its I/O: lock, NLU, dialogue engine, actions, store.
+
+Channels (the websocket, the terminal shell) call :class:`ConversationService`; it never
+touches a socket. The order of a turn guarantees that nothing acked is lost:
+
+1. take the conversation's lock (one turn at a time across replicas);
+2. parse the text, append the ``user`` event (idempotent by client message id) and only
+   then acknowledge it to the client;
+3. ask the engine for actions until it listens, running templates locally and custom
+   actions on the rasa-sdk server, appending their events as they happen;
+4. release the lock. A turn cut short by a crash is finished on the next ``hello``
+   (:meth:`ConversationService.resume_pending_turn`).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.dialogue import events as ev
+from bot.dialogue.engine import DialogueEngine
+from bot.dialogue.tracker import DialogueTracker
+from bot.nlu import NluService
+from bot.store import ConversationStore, StoredEvent
+
+log = logging.getLogger(__name__)
+
+AckCallback = Callable[[str, bool], Awaitable[None]]
+
+_UNAVAILABLE_TEXT = {
+    "en": "Sorry, I can't reach our order system right now. Would you like to talk to a person?",
+    "zh": "抱歉，我暂时无法连接订单系统。需要为您转接人工客服吗？",
+}
+_HUMAN_BUTTON = {"en": "Talk to a person", "zh": "转人工客服"}
+
+
+@dataclass
+class TurnResult:
+    """What a turn produced: the user event id and the bot's new events."""
+
+    user_event_id: str | None
+    duplicate: bool = False
+    events: list[StoredEvent] = field(default_factory=list)
+
+    @property
+    def bot_messages(self) -> list[StoredEvent]:
+        return [e for e in self.events if e.event.get("event") == "bot"]
+
+
+class ConversationService:
+    """Runs turns for any channel. Create one per process and share it."""
+
+    def __init__(
+        self,
+        store: ConversationStore,
+        engine: DialogueEngine,
+        nlu: NluService,
+        *,
+        actions: Any | None = None,
+        lock_wait_s: float = 10.0,
+        lock_ttl_ms: int = 30_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.engine = engine
+        self.nlu = nlu
+        self.actions = actions
+        self.lock_wait_s = lock_wait_s
+        self.lock_ttl_ms = lock_ttl_ms
+        self.clock = clock
+
+    # -- reading ------------------------------------------------------------------------
+    async def history(self, conversation_id: str, *, after: str | None = None) -> list[StoredEvent]:
+        return await self.store.read_events(conversation_id, after=after)
+
+    async def _load_tracker(self, conversation_id: str) -> tuple[DialogueTracker, list[StoredEvent]]:
+        """The live session's tracker; starts a new session when there is none."""
+        _, session = await self.store.session_events(conversation_id)
+        if session:
+            tracker = DialogueTracker.from_events(conversation_id, self.engine.domain, [s.event for s in session])
+            return tracker, []
+        # No live session: carry slots over from the previous one (if any), as Rasa does.
+        previous = await self.store.read_events(conversation_id)
+        old = DialogueTracker.from_events(conversation_id, self.engine.domain, [s.event for s in previous])
+        start_events = self.engine.session_start_events(old.slots, now=self.clock())
+        ids = await self.store.append_events(conversation_id, start_events)
+        await self.store.set_session_start(conversation_id, ids[0])
+        tracker = DialogueTracker.from_events(conversation_id, self.engine.domain, start_events)
+        return tracker, [StoredEvent(i, e) for i, e in zip(ids, start_events)]
+
+    # -- a customer message ---------------------------------------------------------------
+    async def handle_user_message(
+        self,
+        conversation_id: str,
+        client_message_id: str,
+        text: str,
+        *,
+        on_ack: AckCallback | None = None,
+        input_channel: str = "widget",
+        metadata: dict[str, Any] | None = None,
+    ) -> TurnResult:
+        """Store the message, acknowledge it, and run the bot's answer."""
+        async with self.store.lock(conversation_id, wait_s=self.lock_wait_s, ttl_ms=self.lock_ttl_ms):
+            tracker, _ = await self._load_tracker(conversation_id)
+            parse = await self.nlu.parse(text)
+            new_events = self.engine.user_message_events(
+                tracker, text, parse, now=self.clock(), message_id=client_message_id, input_channel=input_channel
+            )
+            if metadata:
+                new_events[0]["metadata"] = dict(metadata)
+            user_event_id, is_new = await self.store.append_user_message(conversation_id, client_message_id, new_events[0])
+            if on_ack is not None:
+                await on_ack(user_event_id, not is_new)
+            if not is_new:
+                # A resend: the first copy's turn already ran (or will be resumed); answer
+                # nothing twice.
+                return TurnResult(user_event_id, duplicate=True)
+            stored = [StoredEvent(user_event_id, new_events[0])]
+            tracker.update(new_events[0])
+            if len(new_events) > 1:
+                ids = await self.store.append_events(conversation_id, new_events[1:])
+                for event_id, event in zip(ids, new_events[1:]):
+                    tracker.update(event)
+                    stored.append(StoredEvent(event_id, event))
+            await self.store.touch_session(conversation_id)
+            produced = await self._run_actions(tracker)
+            return TurnResult(user_event_id, events=stored[1:] + produced)
+
+    async def resume_pending_turn(self, conversation_id: str) -> list[StoredEvent]:
+        """Finish a turn whose customer message was stored but never answered (the server
+        died between the ack and the reply). Returns the events it produced."""
+        async with self.store.lock(conversation_id, wait_s=self.lock_wait_s, ttl_ms=self.lock_ttl_ms):
+            _, session = await self.store.session_events(conversation_id)
+            if not session:
+                return []
+            tracker = DialogueTracker.from_events(conversation_id, self.engine.domain, [s.event for s in session])
+            if tracker.paused or tracker.actions_since_user() or not tracker.latest_message:
+                return []
+            last_user = max(i for i, s in enumerate(session) if s.event.get("event") == "user")
+            if any(s.event.get("event") == "bot" for s in session[last_user:]):
+                return []
+            log.info("resuming an unanswered turn in conversation %s", conversation_id[:8])
+            return await self._run_actions(tracker)
+
+    async def record_event(self, conversation_id: str, event: dict[str, Any]) -> str:
+        """Append a non-dialogue event (for example a CSAT score) to the transcript."""
+        ids = await self.store.append_events(conversation_id, [event])
+        return ids[0]
+
+    # -- actions --------------------------------------------------------------------------
+    async def _run_actions(self, tracker: DialogueTracker) -> list[StoredEvent]:
+        produced: list[StoredEvent] = []
+        # Seeded per conversation and turn, so a replayed turn picks the same variation.
+        rng = random.Random(f"{tracker.sender_id}:{len(tracker.events)}")
+        if tracker.paused:
+            return produced
+        while True:
+            prediction = self.engine.next_action(tracker)
+            now = self.clock()
+            action_event = ev.action(prediction.action, timestamp=now, policy=prediction.policy, confidence=prediction.confidence)
+            if prediction.action == ev.ACTION_LISTEN:
+                produced += await self._append(tracker, [action_event])
+                return produced
+            if self.engine.is_custom_action(prediction.action):
+                result_events = await self._run_custom_action(prediction.action, tracker, now=now)
+            else:
+                result_events = self.engine.run_builtin(prediction.action, tracker, now=now, rng=rng)
+            produced += await self._append(tracker, [action_event, *result_events])
+            if tracker.paused:
+                return produced
+
+    async def _append(self, tracker: DialogueTracker, events: list[dict[str, Any]]) -> list[StoredEvent]:
+        ids = await self.store.append_events(tracker.sender_id, events)
+        for event in events:
+            tracker.update(event)
+        return [StoredEvent(i, e) for i, e in zip(ids, events)]
+
+    async def _run_custom_action(self, name: str, tracker: DialogueTracker, *, now: float) -> list[dict[str, Any]]:
+        """Run ``name`` on the rasa-sdk action server; an outage becomes a polite message."""
+        language = tracker.get_slot("language") or "en"
+        if self.actions is None:
+            log.error("custom action %s needed but no action endpoint is configured", name)
+            return [self._unavailable_message(language, now)]
+        from bot.actions_client import ActionError  # the action client is optional at import
+
+        try:
+            result = await self.actions.run(
+                name,
+                sender_id=tracker.sender_id,
+                tracker_state=tracker.current_state(),
+                domain=self.engine.domain.as_rasa_dict(),
+            )
+        except ActionError as exc:
+            log.warning("custom action %s failed: %s", name, type(exc).__name__)
+            return [self._unavailable_message(language, now)]
+        events: list[dict[str, Any]] = []
+        for response in result.responses:
+            events.extend(self._response_events(response, tracker, now=now))
+        for event in result.events:
+            event = dict(event)
+            event.setdefault("timestamp", now)
+            events.append(event)
+        return events
+
+    def _response_events(self, response: dict[str, Any], tracker: DialogueTracker, *, now: float) -> list[dict[str, Any]]:
+        template = response.get("response") or response.get("template")
+        if template:
+            rng = random.Random(f"{tracker.sender_id}:{template}:{len(tracker.events)}")
+            rendered = self.engine.run_builtin(template, tracker, now=now, rng=rng)
+            for event in rendered:
+                event["metadata"]["source"] = "action"
+            return rendered
+        data = {k: response[k] for k in ("buttons", "image", "attachment", "custom", "elements") if response.get(k)}
+        return [ev.bot(response.get("text"), timestamp=now, data=data, metadata={"source": "action"})]
+
+    @staticmethod
+    def _unavailable_message(language: str, now: float) -> dict[str, Any]:
+        lang = "zh" if language == "zh" else "en"
+        return ev.bot(
+            _UNAVAILABLE_TEXT[lang],
+            timestamp=now,
+            data={"buttons": [{"title": _HUMAN_BUTTON[lang], "payload": "/contact_human_agent"}]},
+            metadata={"source": "template", "utter_action": "action_unavailable"},
+        )

@@ -1,0 +1,173 @@
+"""The customer websocket (``/ws``): the widget protocol over one connection.
+
+A bad frame gets an ``error`` frame and the conversation goes on; an outage of Redis gets
+``error`` with code ``unavailable``; a bug is logged with its traceback and the customer
+sees only a generic ``internal`` error. Nothing from the server's internals is echoed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from bot import protocol
+from bot.config import Settings
+from bot.errors import ClientError, ServiceUnavailable
+from bot.ratelimit import ConnectionCounter, TokenBucket
+from bot.tokens import new_conversation_id, sign_conversation, verify_conversation
+from bot.turns import ConversationService
+
+log = logging.getLogger(__name__)
+
+_MESSAGES = {
+    "unavailable": "The service is briefly unavailable. Your message was not lost if it was acknowledged; please try again in a moment.",
+    "busy": "Still working on your previous message; please try again in a moment.",
+    "internal": "Something went wrong on our side. Please try again.",
+}
+
+
+class WidgetConnection:
+    """One websocket connection from a widget."""
+
+    def __init__(self, websocket: WebSocket, service: ConversationService, settings: Settings) -> None:
+        self.ws = websocket
+        self.service = service
+        self.settings = settings
+        self.conversation_id: str | None = None
+        self.bucket = TokenBucket(settings.limits.messages_per_second, settings.limits.message_burst)
+        self._send_lock = asyncio.Lock()
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        if self.ws.application_state != WebSocketState.CONNECTED:
+            return
+        async with self._send_lock:
+            await self.ws.send_json(frame)
+
+    async def send_error(self, code: str, message: str | None = None) -> None:
+        await self.send(protocol.error_frame(code, message or _MESSAGES.get(code, code)))
+
+    async def run(self) -> None:
+        while True:
+            message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            raw = message.get("text")
+            if raw is None:
+                await self.send_error("bad_frame", "binary frames are not supported; send JSON text frames")
+                continue
+            try:
+                frame = protocol.parse_client_frame(
+                    raw,
+                    max_frame_bytes=self.settings.limits.max_frame_bytes,
+                    max_text_chars=self.settings.limits.max_text_chars,
+                )
+                await self.dispatch(frame)
+            except ClientError as exc:
+                await self.send_error(exc.code, exc.message)
+            except ServiceUnavailable as exc:
+                log.warning("turn failed, service unavailable: %s", exc)
+                await self.send_error(exc.code)
+            except WebSocketDisconnect:
+                raise
+            except Exception:
+                log.exception("bug while handling a widget frame")
+                await self.send_error("internal")
+
+    async def dispatch(self, frame: protocol.ClientFrame) -> None:
+        if isinstance(frame, protocol.Ping):
+            await self.send({"type": "pong"})
+            return
+        if isinstance(frame, protocol.Hello):
+            await self.on_hello(frame)
+            return
+        if self.conversation_id is None:
+            raise ClientError("send a `hello` frame first", code="not_ready")
+        if isinstance(frame, protocol.UserMessage):
+            if not self.bucket.allow():
+                raise ClientError("too many messages; please slow down", code="rate_limited")
+            await self.on_user(frame)
+        elif isinstance(frame, protocol.Csat):
+            event = {"event": "csat", "timestamp": time.time(), "score": frame.score}
+            await self.service.record_event(self.conversation_id, event)
+            await self.send({"type": "csat_ack", "score": frame.score})
+
+    async def on_hello(self, hello: protocol.Hello) -> None:
+        if self.conversation_id is not None:
+            raise ClientError("this connection already said hello", code="bad_frame")
+        secret = self.settings.secret
+        if hello.conversation_id and verify_conversation(secret, hello.conversation_id, hello.token):
+            conversation_id = hello.conversation_id
+            resumed = True
+        else:
+            # No id, or an id with a wrong token: a new conversation; the old one stays private.
+            conversation_id = new_conversation_id()
+            resumed = False
+        self.conversation_id = conversation_id
+        await self.send(
+            {"type": "welcome", "conversation_id": conversation_id, "token": sign_conversation(secret, conversation_id), "resumed": resumed}
+        )
+        if not resumed:
+            return
+        for stored in await self.service.history(conversation_id, after=hello.last_event_id):
+            frame = protocol.event_frame(stored)
+            if frame is not None:
+                await self.send(frame)
+        # A reply cut short by a crash is produced now, so the customer still gets it.
+        for stored in await self.service.resume_pending_turn(conversation_id):
+            frame = protocol.event_frame(stored)
+            if frame is not None:
+                await self.send(frame)
+
+    async def on_user(self, message: protocol.UserMessage) -> None:
+        assert self.conversation_id is not None
+
+        async def ack(event_id: str, duplicate: bool) -> None:
+            await self.send({"type": "ack", "id": message.id, "event_id": event_id, "duplicate": duplicate})
+            if not duplicate:
+                await self.send({"type": "typing", "on": True})
+
+        metadata = {"title": message.title} if message.title else None
+        try:
+            result = await self.service.handle_user_message(
+                self.conversation_id, message.id, message.text, on_ack=ack, metadata=metadata
+            )
+        finally:
+            await self.send({"type": "typing", "on": False})
+        for stored in result.events:
+            frame = protocol.event_frame(stored)
+            if frame is not None:
+                await self.send(frame)
+            if stored.event.get("event") == "action" and stored.event.get("name") == "utter_goodbye":
+                await self.send({"type": "csat_request"})
+
+
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    """Starlette route for ``/ws``."""
+    state = websocket.app.state
+    settings: Settings = state.settings
+    origin = websocket.headers.get("origin")
+    if settings.allowed_origins and origin not in settings.allowed_origins:
+        await websocket.close(code=1008, reason="origin not allowed")
+        return
+    address = websocket.client.host if websocket.client else "unknown"
+    counter: ConnectionCounter = state.connections
+    if not counter.try_open(address):
+        await websocket.close(code=1013, reason="too many connections from this address")
+        return
+    try:
+        await websocket.accept()
+        connection = WidgetConnection(websocket, state.service, settings)
+        await connection.run()
+    except WebSocketDisconnect:
+        pass
+    except Exception:
+        log.exception("widget connection failed")
+        if websocket.application_state == WebSocketState.CONNECTED:
+            await websocket.close(code=1011)
+    finally:
+        counter.close(address)
+

@@ -1,0 +1,75 @@
+"""Confidence calibration and out-of-scope thresholds, fitted on the validation split.
+
+- `fit_temperature`: one scalar T so that `softmax(logits / T)` matches how often the model is
+  right (Guo et al. 2017); it changes confidences, never the ranking.
+- `fit_fallback_thresholds`: the confidence and top-1/top-2 gap below which the Predictor
+  answers `nlu_fallback`, chosen so that a set share of correctly classified held-out examples
+  would fall back. When the held-out data has out-of-scope examples (`out_of_scope` / `oos`
+  intents) the confidence threshold instead maximises in-scope accuracy + out-of-scope recall.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.nn import functional as F
+
+
+def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """The temperature minimising the negative log-likelihood of `labels` (searched in log space)."""
+    if len(labels) == 0:
+        return 1.0
+    log_temperature = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.LBFGS([log_temperature], lr=0.1, max_iter=100, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(logits / log_temperature.exp(), labels)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    temperature = float(log_temperature.detach().exp())
+    # A handful of validation examples can push T to silly values; keep it in a sane band.
+    return min(max(temperature, 0.05), 20.0) if math.isfinite(temperature) else 1.0
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(q * len(ordered))))]
+
+
+def fit_fallback_thresholds(
+    probabilities: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    fallback_rate: float = 0.02,
+    out_of_scope_ids: frozenset[int] = frozenset(),
+) -> dict[str, float]:
+    """`{"confidence_threshold", "ambiguity_threshold"}` from calibrated held-out probabilities (N, K)."""
+    top2 = probabilities.topk(min(2, probabilities.shape[1]), dim=1)
+    confidence = top2.values[:, 0]
+    gap = top2.values[:, 0] - top2.values[:, 1] if top2.values.shape[1] > 1 else confidence
+    predicted = top2.indices[:, 0]
+    in_scope = torch.tensor([int(label) not in out_of_scope_ids for label in labels], dtype=torch.bool)
+    correct = (predicted == labels) & in_scope
+    if not bool(correct.any()):
+        return {"confidence_threshold": 0.0, "ambiguity_threshold": 0.0}
+    # Half the fallback budget to each rule, so together they stay near `fallback_rate`.
+    confidence_threshold = _quantile(confidence[correct].tolist(), fallback_rate / 2)
+    ambiguity_threshold = _quantile(gap[correct].tolist(), fallback_rate / 2)
+    if bool((~in_scope).any()):
+        confidence_threshold = _best_out_of_scope_threshold(confidence, correct, in_scope)
+    return {"confidence_threshold": round(confidence_threshold, 4), "ambiguity_threshold": round(ambiguity_threshold, 4)}
+
+
+def _best_out_of_scope_threshold(confidence: torch.Tensor, correct: torch.Tensor, in_scope: torch.Tensor) -> float:
+    best_threshold, best_score = 0.0, -1.0
+    in_scope_count = max(1, int(in_scope.sum()))
+    out_of_scope_count = max(1, int((~in_scope).sum()))
+    for threshold in sorted(set(confidence.tolist())):
+        accepted = confidence >= threshold
+        score = float((correct & accepted).sum()) / in_scope_count + float((~in_scope & ~accepted).sum()) / out_of_scope_count
+        if score > best_score:
+            best_threshold, best_score = threshold, score
+    return best_threshold

@@ -1,0 +1,197 @@
+"""Kefu's understanding model: one small transformer encoder with task heads on top.
+
+Read top to bottom: the config, the encoder (token + position embeddings, pre-LN blocks),
+then the heads that share it:
+- intent: a classifier on the sentence vector, fused with a sparse word/char n-gram path
+  (DIET-style: the sparse path learns rare words and typos from few examples, the encoder
+  learns word order and context);
+- entities: BIO tags on every token;
+- sentiment: negative / neutral / positive on the sentence vector.
+
+The encoder returns its per-token states and attention mask (`EncoderOutput`), so an answer
+decoder can cross-attend to them later without changing anything here.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any, NamedTuple
+
+import torch
+import torch.nn as nn
+from torch.nn import functional as F
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild the network; saved as `config.json` beside the weights."""
+
+    vocab_size: int
+    n_intents: int
+    n_entity_tags: int = 1  # BIO tags including "O"; 1 means the data has no entities
+    n_sentiments: int = 0  # 0 = no sentiment head (the data has no sentiment labels)
+    n_sparse_features: int = 0  # size of the n-gram vocabulary; 0 = no sparse path
+    sparse_dim: int = 256  # width the sparse n-gram bag is projected to
+    max_len: int = 64  # longer inputs are truncated
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 256
+    dropout: float = 0.1
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ModelConfig:
+        """Build from `config.json`, ignoring keys that are not model hyper-parameters."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+class EncoderOutput(NamedTuple):
+    states: torch.Tensor  # (B, T, C) per-token states, for the tagger and a future decoder
+    mask: torch.Tensor  # (B, T) bool, True on real tokens
+    pooled: torch.Tensor  # (B, C) sentence vector: mean of the real tokens' states
+
+
+class NluOutput(NamedTuple):
+    encoded: EncoderOutput
+    intent_logits: torch.Tensor  # (B, n_intents)
+    tag_logits: torch.Tensor  # (B, T, n_entity_tags)
+    sentiment_logits: torch.Tensor | None  # (B, n_sentiments)
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        assert config.n_embd % config.n_head == 0
+        self.n_head = config.n_head
+        self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd)
+        self.proj = nn.Linear(config.n_embd, config.n_embd)
+        self.dropout = config.dropout
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=2)
+        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
+        k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        # Bidirectional: every token sees every real token; padding is masked out as keys.
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0
+        )
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        return self.proj(y)
+
+
+class MLP(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.fc = nn.Linear(config.n_embd, 4 * config.n_embd)
+        self.proj = nn.Linear(4 * config.n_embd, config.n_embd)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.proj(F.gelu(self.fc(x))))
+
+
+class Block(nn.Module):
+    """Pre-LN transformer block: stable to train from scratch without learning-rate warm-up tricks."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd)
+        self.attn = SelfAttention(config)
+        self.ln_2 = nn.LayerNorm(config.n_embd)
+        self.mlp = MLP(config)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor) -> torch.Tensor:
+        x = x + self.dropout(self.attn(self.ln_1(x), attn_mask))
+        x = x + self.mlp(self.ln_2(x))
+        return x
+
+
+class Encoder(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.wte = nn.Embedding(config.vocab_size, config.n_embd)
+        self.wpe = nn.Embedding(config.max_len, config.n_embd)
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(config.n_embd)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> EncoderOutput:
+        B, T = ids.shape
+        positions = torch.arange(T, device=ids.device)
+        x = self.drop(self.wte(ids) + self.wpe(positions))  # (B, T, C)
+        attn_mask = mask[:, None, None, :]  # (B, 1, 1, T): broadcast over heads and queries
+        for block in self.blocks:
+            x = block(x, attn_mask)
+        states = self.ln_f(x)  # (B, T, C)
+        weights = mask.unsqueeze(-1).to(states.dtype)  # (B, T, 1)
+        pooled = (states * weights).sum(1) / weights.sum(1).clamp(min=1.0)  # (B, C)
+        return EncoderOutput(states, mask, pooled)
+
+
+class SparseFeatures(NamedTuple):
+    """A batch of sparse n-gram vectors in `nn.EmbeddingBag` form."""
+
+    indices: torch.Tensor  # (N,) feature ids of all texts, concatenated
+    offsets: torch.Tensor  # (B,) where each text's ids start in `indices`
+    weights: torch.Tensor  # (N,) tf-idf weight of each id
+
+
+class NluModel(nn.Module):
+    """The encoder plus intent, entity and sentiment heads. Call `model(ids, mask, sparse)`."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config)
+        sentence_dim = config.n_embd
+        self.sparse: nn.EmbeddingBag | None = None
+        if config.n_sparse_features > 0:
+            # A bag of n-grams times a matrix = a sparse linear layer that never builds the dense one-hot.
+            self.sparse = nn.EmbeddingBag(config.n_sparse_features, config.sparse_dim, mode="sum")
+            self.sparse_bias = nn.Parameter(torch.zeros(config.sparse_dim))
+            sentence_dim += config.sparse_dim
+        self.sentence_dropout = nn.Dropout(config.dropout)
+        self.intent_head = nn.Linear(sentence_dim, config.n_intents)
+        self.tag_head = nn.Linear(config.n_embd, config.n_entity_tags)
+        self.sentiment_head = nn.Linear(sentence_dim, config.n_sentiments) if config.n_sentiments else None
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        elif isinstance(module, nn.EmbeddingBag):
+            # Inputs are L2-normalised tf-idf vectors, so a wider init keeps the start out of zero.
+            nn.init.normal_(module.weight, mean=0.0, std=1.0 / math.sqrt(module.embedding_dim))
+
+    def sentence_vector(self, encoded: EncoderOutput, sparse: SparseFeatures | None) -> torch.Tensor:
+        """The pooled encoder state, with the projected n-gram bag appended when there is one."""
+        if self.sparse is None:
+            return encoded.pooled
+        if sparse is None:
+            raise ValueError("this model has a sparse n-gram path: pass the SparseFeatures of the batch")
+        bag = self.sparse(sparse.indices, sparse.offsets, per_sample_weights=sparse.weights)  # (B, sparse_dim)
+        bag = F.gelu(bag + self.sparse_bias)
+        return torch.cat([encoded.pooled, bag], dim=-1)  # (B, C + sparse_dim)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor, sparse: SparseFeatures | None = None) -> NluOutput:
+        encoded = self.encoder(ids, mask)
+        sentence = self.sentence_dropout(self.sentence_vector(encoded, sparse))
+        intent_logits = self.intent_head(sentence)
+        tag_logits = self.tag_head(encoded.states)
+        sentiment_logits = self.sentiment_head(sentence) if self.sentiment_head is not None else None
+        return NluOutput(encoded, intent_logits, tag_logits, sentiment_logits)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

@@ -1,0 +1,345 @@
+"""Train the NLU model on the CPU: `train(load_training_data(path), Path("models/default"))`.
+
+Reads top to bottom: split the data, fit the tokenizer and n-gram vocabulary, build the
+model, run the loop with early stopping on validation accuracy, calibrate on the validation
+split, write the model folder (see `checkpoint.py`). Same seed + same thread count = same model.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from torch.nn import functional as F
+
+from .calibration import fit_fallback_thresholds, fit_temperature
+from .checkpoint import KEFU_VERSION, Inference, Labels, is_model_folder, load_model, save_model, warm_start
+from .configs import TrainConfig, get_config
+from .data import OUT_OF_SCOPE_INTENTS, SENTIMENTS, Example, NluData
+from .encoding import IGNORE_INDEX, bio_tags, encode_texts, entity_label, pad, tag_ids_for
+from .features import NgramFeaturizer
+from .metrics import classification_report
+from .model import ModelConfig, NluModel, SparseFeatures
+from .tokenizer import train_tokenizer
+
+
+class TrainingError(ValueError):
+    """Data that a model cannot be trained on (e.g. a single intent), or a bad `init_from`."""
+
+
+@dataclass
+class EncodedSet:
+    """A split of the examples, encoded once before the loop."""
+
+    ids: list[list[int]]
+    tags: list[list[int]]
+    intents: list[int]
+    sentiments: list[int]
+    sparse: list[tuple[list[int], list[float]]]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def stratified_split(examples: list[Example], config: TrainConfig, rng: random.Random) -> tuple[list[Example], list[Example]]:
+    """Hold out `validation_fraction` of each intent (none from intents with fewer than 3 examples)."""
+    by_intent: dict[str, list[Example]] = defaultdict(list)
+    for example in examples:
+        by_intent[example.intent].append(example)
+    fraction = min(config.validation_fraction, config.max_validation_examples / max(1, len(examples)))
+    train_part, validation_part = [], []
+    for intent in sorted(by_intent):
+        group = by_intent[intent][:]
+        rng.shuffle(group)
+        held_out = 0 if len(group) < 3 else max(1, round(len(group) * fraction))
+        validation_part.extend(group[:held_out])
+        train_part.extend(group[held_out:])
+    return train_part, validation_part
+
+
+def build_labels(data: NluData, train_examples: list[Example]) -> Labels:
+    entity_labels = sorted({entity_label(span) for example in train_examples for span in example.entities})
+    has_sentiment = any(example.sentiment for example in train_examples)
+    return Labels(
+        intents=data.intents,
+        entities=entity_labels,
+        tags=bio_tags(entity_labels),
+        sentiments=list(SENTIMENTS) if has_sentiment else [],
+        synonyms=dict(data.synonyms),
+        regexes={name: list(patterns) for name, patterns in data.regexes.items()},
+        lookups={name: list(values) for name, values in data.lookups.items()},
+    )
+
+
+def encode_examples(examples: list[Example], tokenizer: Any, featurizer: NgramFeaturizer | None, labels: Labels, max_len: int) -> EncodedSet:
+    texts = [example.text for example in examples]
+    ids, offsets = encode_texts(tokenizer, texts, max_len)
+    intent_index = {name: i for i, name in enumerate(labels.intents)}
+    tag_index = {name: i for i, name in enumerate(labels.tags)}
+    sentiment_index = {name: i for i, name in enumerate(labels.sentiments)}
+    return EncodedSet(
+        ids=ids,
+        tags=[tag_ids_for(o, example.entities, tag_index) for o, example in zip(offsets, examples)],
+        intents=[intent_index[example.intent] for example in examples],
+        sentiments=[sentiment_index.get(example.sentiment or "", IGNORE_INDEX) for example in examples],
+        sparse=[featurizer.vector(text) for text in texts] if featurizer is not None else [],
+    )
+
+
+def collate(encoded: EncodedSet, rows: list[int]) -> dict[str, Any]:
+    """One batch of tensors: ids/mask (B, T), tags (B, T), intents (B,), sentiments (B,), sparse."""
+    ids = pad([encoded.ids[r] for r in rows])
+    lengths = torch.tensor([len(encoded.ids[r]) for r in rows])
+    mask = torch.arange(ids.shape[1])[None, :] < lengths[:, None]
+    sparse = None
+    if encoded.sparse:
+        indices, offsets, weights = [], [], []
+        for r in rows:
+            offsets.append(len(indices))
+            indices.extend(encoded.sparse[r][0])
+            weights.extend(encoded.sparse[r][1])
+        sparse = SparseFeatures(torch.tensor(indices, dtype=torch.long), torch.tensor(offsets, dtype=torch.long), torch.tensor(weights))
+    return {
+        "ids": ids,
+        "mask": mask,
+        "tags": pad([encoded.tags[r] for r in rows], value=IGNORE_INDEX),
+        "intents": torch.tensor([encoded.intents[r] for r in rows]),
+        "sentiments": torch.tensor([encoded.sentiments[r] for r in rows]),
+        "sparse": sparse,
+    }
+
+
+def length_bucketed_batches(encoded: EncodedSet, batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffled batches of similar-length examples, so little compute is spent on padding."""
+    order = list(range(len(encoded)))
+    rng.shuffle(order)
+    chunk = batch_size * 50
+    batches = []
+    for start in range(0, len(order), chunk):
+        block = sorted(order[start : start + chunk], key=lambda r: len(encoded.ids[r]))
+        batches.extend(block[i : i + batch_size] for i in range(0, len(block), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def compute_loss(model: NluModel, batch: dict[str, Any], config: TrainConfig) -> torch.Tensor:
+    out = model(batch["ids"], batch["mask"], batch["sparse"])
+    loss = F.cross_entropy(out.intent_logits, batch["intents"], label_smoothing=config.label_smoothing)
+    if model.config.n_entity_tags > 1:
+        loss = loss + config.tag_loss_weight * F.cross_entropy(
+            out.tag_logits.flatten(0, 1), batch["tags"].flatten(), ignore_index=IGNORE_INDEX
+        )
+    if out.sentiment_logits is not None and bool((batch["sentiments"] != IGNORE_INDEX).any()):
+        loss = loss + config.sentiment_loss_weight * F.cross_entropy(
+            out.sentiment_logits, batch["sentiments"], ignore_index=IGNORE_INDEX
+        )
+    return loss
+
+
+@torch.no_grad()
+def predict_logits(model: NluModel, encoded: EncodedSet, batch_size: int = 256) -> torch.Tensor:
+    """Intent logits (N, K) of a whole encoded set, in its order."""
+    model.eval()
+    chunks = []
+    for start in range(0, len(encoded), batch_size):
+        batch = collate(encoded, list(range(start, min(start + batch_size, len(encoded)))))
+        chunks.append(model(batch["ids"], batch["mask"], batch["sparse"]).intent_logits)
+    return torch.cat(chunks) if chunks else torch.zeros(0, model.config.n_intents)
+
+
+def _accuracy(logits: torch.Tensor, labels: list[int]) -> float:
+    if not labels:
+        return 0.0
+    return float((logits.argmax(1) == torch.tensor(labels)).float().mean())
+
+
+def _learning_rate(step: int, total: int, config: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to a tenth of the peak."""
+    warmup = max(1, int(total * config.warmup_fraction))
+    if step < warmup:
+        return config.learning_rate * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return config.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def train(
+    data: NluData,
+    out_dir: Path,
+    *,
+    config_name: str = "default",
+    seed: int = 0,
+    threads: int | None = None,
+    init_from: Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train on `data`, write the model folder to `out_dir` and return the report (also in report.json).
+
+    `init_from` is a previous Kefu model folder: its tokenizer and n-gram vocabulary are reused
+    and its weights copied where they fit (new intents start fresh). Raises `TrainingError` for
+    data with fewer than two intents or an `init_from` that is not a model folder, `KeyError`
+    for an unknown config name.
+    """
+    started = time.perf_counter()
+    config = get_config(config_name)
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    if len(data.intents) < 2:
+        raise TrainingError(f"need at least two intents to train a classifier, got {data.intents}")
+
+    train_examples, validation_examples = stratified_split(data.examples, config, rng)
+    train_texts = [example.text for example in train_examples]
+    previous = None
+    if init_from is not None:
+        if not is_model_folder(Path(init_from)):
+            raise TrainingError(f"--init-from {init_from}: not a Kefu model folder (no config.json with kefu_version)")
+        previous = load_model(init_from)
+        tokenizer, featurizer = previous.tokenizer, previous.featurizer
+    else:
+        tokenizer = train_tokenizer(train_texts, vocab_size=config.vocab_size)
+        featurizer = None
+        if config.sparse_max_features > 0:
+            featurizer = NgramFeaturizer(max_features=config.sparse_max_features).fit(train_texts)
+    labels = build_labels(data, train_examples)
+
+    model_config = ModelConfig(
+        vocab_size=tokenizer.get_vocab_size(),
+        n_intents=len(labels.intents),
+        n_entity_tags=len(labels.tags),
+        n_sentiments=len(labels.sentiments),
+        n_sparse_features=len(featurizer) if featurizer is not None else 0,
+        sparse_dim=config.sparse_dim,
+        max_len=config.max_len,
+        n_layer=config.n_layer,
+        n_head=config.n_head,
+        n_embd=config.n_embd,
+        dropout=config.dropout,
+    )
+    if previous is not None:
+        # Keep the previous network's shape so its weights fit; only the label counts change.
+        shape = {k: previous.config[k] for k in ("n_layer", "n_head", "n_embd", "max_len", "sparse_dim")}
+        model_config = ModelConfig(**{**model_config.to_dict(), **shape})
+    model = NluModel(model_config)
+    if previous is not None:
+        warm_start(model, previous.model, previous.labels, labels)
+
+    train_set = encode_examples(train_examples, tokenizer, featurizer, labels, config.max_len)
+    validation_set = encode_examples(validation_examples, tokenizer, featurizer, labels, config.max_len)
+    model, history, epochs_run = _fit(model, train_set, validation_set, config, rng, progress)
+
+    inference, validation_scores = _calibrate(model, validation_set, labels, config)
+    train_seconds = time.perf_counter() - started
+    report = {
+        "kefu_version": KEFU_VERSION,
+        "config_name": config_name,
+        "seed": seed,
+        "threads": torch.get_num_threads(),
+        "data": {
+            "examples": len(data.examples),
+            "train_examples": len(train_examples),
+            "validation_examples": len(validation_examples),
+            "intents": len(labels.intents),
+            "entity_labels": labels.entities,
+            "sentiment_labelled": sum(1 for e in data.examples if e.sentiment),
+            "vocab_size": tokenizer.get_vocab_size(),
+            "ngram_features": len(featurizer) if featurizer is not None else 0,
+        },
+        "parameters": model.num_parameters(),
+        "epochs": epochs_run,
+        "history": history,
+        "train_seconds": round(train_seconds, 2),
+        "validation": validation_scores,
+        "inference": dict(inference.__dict__),
+        "init_from": str(init_from) if init_from else None,
+    }
+    save_model(
+        Path(out_dir),
+        model=model,
+        tokenizer=tokenizer,
+        featurizer=featurizer,
+        labels=labels,
+        inference=inference,
+        train_config={"config_name": config_name, "seed": seed, **config.to_dict()},
+        report=report,
+    )
+    return report
+
+
+def _fit(
+    model: NluModel, train_set: EncodedSet, validation_set: EncodedSet, config: TrainConfig, rng: random.Random, progress: bool
+) -> tuple[NluModel, list[dict[str, float]], int]:
+    """The training loop; returns the model with its best validation weights restored."""
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "wpe" not in n]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2 or "wpe" in n]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.learning_rate,
+    )
+    steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
+    total_steps = steps_per_epoch * config.max_epochs
+    best_accuracy, best_state, best_epoch = -1.0, copy.deepcopy(model.state_dict()), 0
+    history: list[dict[str, float]] = []
+    step = 0
+    columns = (
+        TextColumn("[bold]training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("epoch {task.fields[epoch]}  loss {task.fields[loss]:.3f}  val acc {task.fields[val_acc]:.3f}"),
+    )
+    with Progress(*columns, disable=not progress, transient=False) as bar:
+        task = bar.add_task("train", total=total_steps, epoch=0, loss=float("nan"), val_acc=float("nan"))
+        for epoch in range(1, config.max_epochs + 1):
+            model.train()
+            running = 0.0
+            batches = length_bucketed_batches(train_set, config.batch_size, rng)
+            for rows in batches:
+                for group in optimizer.param_groups:
+                    group["lr"] = _learning_rate(step, total_steps, config)
+                loss = compute_loss(model, collate(train_set, rows), config)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                step += 1
+                running = 0.9 * running + 0.1 * loss.item() if running else loss.item()
+                bar.update(task, advance=1, epoch=epoch, loss=running)
+            validation_accuracy = _accuracy(predict_logits(model, validation_set), validation_set.intents)
+            if not len(validation_set):
+                validation_accuracy = 0.0
+            history.append({"epoch": epoch, "loss": round(running, 4), "validation_accuracy": round(validation_accuracy, 4)})
+            bar.update(task, val_acc=validation_accuracy)
+            if validation_accuracy > best_accuracy:
+                best_accuracy, best_state, best_epoch = validation_accuracy, copy.deepcopy(model.state_dict()), epoch
+            elif len(validation_set) and epoch - best_epoch >= config.patience:
+                bar.update(task, total=step)
+                break
+    if len(validation_set):
+        model.load_state_dict(best_state)
+    model.eval()
+    return model, history, len(history)
+
+
+def _calibrate(model: NluModel, validation_set: EncodedSet, labels: Labels, config: TrainConfig) -> tuple[Inference, dict[str, Any]]:
+    """Temperature and fallback thresholds from the validation split, and its scores."""
+    if not len(validation_set):
+        return Inference(), {}
+    logits = predict_logits(model, validation_set)
+    gold = torch.tensor(validation_set.intents)
+    temperature = fit_temperature(logits, gold)
+    probabilities = torch.softmax(logits / temperature, dim=1)
+    out_of_scope_ids = frozenset(i for i, name in enumerate(labels.intents) if name in OUT_OF_SCOPE_INTENTS)
+    thresholds = fit_fallback_thresholds(probabilities, gold, fallback_rate=config.fallback_rate, out_of_scope_ids=out_of_scope_ids)
+    inference = Inference(temperature=round(temperature, 4), **thresholds)
+    scores = classification_report(
+        [labels.intents[i] for i in validation_set.intents], [labels.intents[i] for i in logits.argmax(1).tolist()]
+    )
+    return inference, {"accuracy": round(scores["accuracy"], 4), "macro_f1": round(scores["macro_f1"], 4)}
