@@ -135,14 +135,15 @@ class WidgetConnection:
             result = await self.service.handle_user_message(
                 self.conversation_id, message.id, message.text, on_ack=ack, metadata=metadata
             )
+            for stored in result.events:
+                frame = protocol.event_frame(stored)
+                if frame is not None:
+                    await self.send(frame)
+                if stored.event.get("event") == "action" and stored.event.get("name") == "utter_goodbye":
+                    await self.send({"type": "csat_request"})
         finally:
+            # `typing off` closes every turn, so a client knows the bot has finished answering.
             await self.send({"type": "typing", "on": False})
-        for stored in result.events:
-            frame = protocol.event_frame(stored)
-            if frame is not None:
-                await self.send(frame)
-            if stored.event.get("event") == "action" and stored.event.get("name") == "utter_goodbye":
-                await self.send({"type": "csat_request"})
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from bot.embedded_redis import EmbeddedRedis
+from bot.embedded_redis import EmbeddedRedis, free_port
+from tests.processes import ManagedProcess, python_module
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,3 +49,38 @@ async def store(redis_url: str, redis_prefix: str) -> AsyncIterator["Conversatio
     conversation_store = ConversationStore.from_url(redis_url, prefix=redis_prefix, session_ttl_s=60)
     yield conversation_store
     await conversation_store.close()
+
+
+@pytest.fixture(scope="session")
+def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real rasa-sdk action server running ``actions/``; yields its webhook URL."""
+    workdir = tmp_path_factory.mktemp("actions")
+    port = free_port()
+    process = ManagedProcess(
+        python_module("rasa_sdk", "--actions", "actions", "--port", str(port)),
+        health_url=f"http://127.0.0.1:{port}/health",
+        env={"KEFU_ORDERS_DB": str(workdir / "orders.sqlite3")},
+        log_path=workdir / "actions.log",
+    ).start()
+    yield f"http://127.0.0.1:{port}/webhook"
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default bot with ~40 examples per intent and language (see tests/tiny_bot.py)."""
+    from tests.tiny_bot import make_tiny_project
+
+    return make_tiny_project(tmp_path_factory.mktemp("tiny-bot"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained with the ``tiny`` config on :func:`tiny_project`, through the CLI."""
+    from bot.cli import main
+
+    out = tmp_path_factory.mktemp("models") / "tiny"
+    code = main(["train", "--data", str(tiny_project), "--out", str(out), "--config", "tiny",
+                 "--threads", "1", "--seed", "0"])
+    assert code == 0
+    return out

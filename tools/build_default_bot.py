@@ -134,7 +134,9 @@ def read_csv(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
         return list(reader)
 
 
-def collapse_whitespace(text: str, span: tuple[int, int] | None) -> tuple[str, tuple[int, int] | None]:
+def collapse_whitespace(
+    text: str, span: tuple[int, int] | None
+) -> tuple[str, tuple[int, int] | None]:
     """Collapse whitespace runs and strip the ends, moving ``span`` along with the text."""
     if span is None:
         return " ".join(text.split()), None
@@ -210,7 +212,15 @@ def load_bitext(source_dir: Path) -> tuple[list[Example], LoadReport]:
 
     response_rows = read_csv(
         source_dir / RESPONSES_CSV,
-        ("instruction", "intent", "entity_type", "entity_value", "start_offset", "end_offset", "tags"),
+        (
+            "instruction",
+            "intent",
+            "entity_type",
+            "entity_value",
+            "start_offset",
+            "end_offset",
+            "tags",
+        ),
     )
     report.rows_read["responses_4514"] = len(response_rows)
     for row in response_rows:
@@ -221,11 +231,18 @@ def load_bitext(source_dir: Path) -> tuple[list[Example], LoadReport]:
             report.dropped["bad entity offsets"] += 1
             continue
         text, span = collapse_whitespace(row["instruction"], span)
-        entities = () if span is None else (EntitySpan(span[0], span[1], row["entity_type"].strip()),)
-        example = Example(text, intent, entities, sentiment_for(intent, row["tags"]), bool(entities))
+        entities = (
+            () if span is None else (EntitySpan(span[0], span[1], row["entity_type"].strip()),)
+        )
+        example = Example(
+            text, intent, entities, sentiment_for(intent, row["tags"]), bool(entities)
+        )
         (annotated if entities else plain).append(example)
 
-    for label, relative_path in (("intent_only_8k_2022", INTENT_8K_CSV), ("intent_only_21k_2020", INTENT_21K_CSV)):
+    for label, relative_path in (
+        ("intent_only_8k_2022", INTENT_8K_CSV),
+        ("intent_only_21k_2020", INTENT_21K_CSV),
+    ):
         rows = read_csv(source_dir / relative_path, ("flags", "utterance", "intent"))
         report.rows_read[label] = len(rows)
         for row in rows:
@@ -265,7 +282,9 @@ def deduplicate(examples: Iterable[Example], report: LoadReport) -> list[Example
     return unique
 
 
-def split_heldout(examples: list[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
+def split_heldout(
+    examples: list[Example], fraction: float, seed: int
+) -> tuple[list[Example], list[Example]]:
     """Split off the first ``fraction`` of the Bitext-annotated examples by a seeded shuffle.
 
     Returns ``(heldout, rest)``; ``rest`` keeps the input order.
@@ -350,10 +369,14 @@ def group_by_intent(examples: Iterable[Example]) -> dict[str, list[Example]]:
     groups: dict[str, list[Example]] = defaultdict(list)
     for example in examples:
         groups[example.intent].append(example)
-    return {intent: sorted(group, key=lambda e: (e.key, e.text)) for intent, group in groups.items()}
+    return {
+        intent: sorted(group, key=lambda e: (e.key, e.text)) for intent, group in groups.items()
+    }
 
 
-def build(source_dir: Path, out_dir: Path, *, cap: int, seed: int, heldout_fraction: float) -> dict[str, list[Example]]:
+def build(
+    source_dir: Path, out_dir: Path, *, cap: int, seed: int, heldout_fraction: float
+) -> dict[str, list[Example]]:
     """Write nlu.yml, the held-out entity set and the licence under ``out_dir``.
 
     Returns the examples written to nlu.yml, by intent. Raises SourceDataError when a
@@ -383,10 +406,18 @@ def build(source_dir: Path, out_dir: Path, *, cap: int, seed: int, heldout_fract
     return chosen
 
 
-def print_summary(report: LoadReport, chosen: dict[str, list[Example]], heldout: list[Example]) -> None:
+def print_summary(
+    report: LoadReport, chosen: dict[str, list[Example]], heldout: list[Example]
+) -> None:
     """Print rows read, rows dropped and the per-intent counts of what was written."""
-    print("rows read:", ", ".join(f"{name} {count}" for name, count in sorted(report.rows_read.items())))
-    print("dropped:", ", ".join(f"{reason} {count}" for reason, count in sorted(report.dropped.items())))
+    print(
+        "rows read:",
+        ", ".join(f"{name} {count}" for name, count in sorted(report.rows_read.items())),
+    )
+    print(
+        "dropped:",
+        ", ".join(f"{reason} {count}" for reason, count in sorted(report.dropped.items())),
+    )
     print(f"{'intent':<26} {'examples':>8} {'entities':>8} {'negative':>8}")
     for intent, examples in chosen.items():
         with_entities = sum(1 for example in examples if example.entities)
@@ -402,14 +433,30 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Build dialogues/data/nlu.yml and the held-out entity test set from Bitext.",
     )
-    parser.add_argument("--source-dir", type=Path, default=DEFAULT_SOURCE_DIR,
-                        help="folder holding the Bitext datasets (default: %(default)s; env KEFU_BITEXT_DIR)")
-    parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR,
-                        help="bot folder to write data/ and tests/ into (default: %(default)s)")
-    parser.add_argument("--cap", type=int, default=300, help="examples per intent at most (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=20240607, help="random seed (default: %(default)s)")
-    parser.add_argument("--heldout-fraction", type=float, default=0.2,
-                        help="share of annotated responses_4514 rows held out (default: %(default)s)")
+    parser.add_argument(
+        "--source-dir",
+        type=Path,
+        default=DEFAULT_SOURCE_DIR,
+        help="folder holding the Bitext datasets (default: %(default)s; env KEFU_BITEXT_DIR)",
+    )
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        default=DEFAULT_OUT_DIR,
+        help="bot folder to write data/ and tests/ into (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--cap", type=int, default=300, help="examples per intent at most (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=20240607, help="random seed (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--heldout-fraction",
+        type=float,
+        default=0.2,
+        help="share of annotated responses_4514 rows held out (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     if args.cap < 1:
         parser.error("--cap must be at least 1")
@@ -422,7 +469,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the process exit status."""
     args = parse_args(argv)
     try:
-        build(args.source_dir, args.out_dir, cap=args.cap, seed=args.seed, heldout_fraction=args.heldout_fraction)
+        build(
+            args.source_dir,
+            args.out_dir,
+            cap=args.cap,
+            seed=args.seed,
+            heldout_fraction=args.heldout_fraction,
+        )
     except (OSError, SourceDataError) as error:
         print(f"build_default_bot: {error}", file=sys.stderr)
         return 1

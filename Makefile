@@ -1,0 +1,52 @@
+# Kefu: two commands. `make run` installs, trains the default bot if there is no model,
+# and starts everything on embedded defaults; `make test` installs the test tools and runs
+# the suite. Everything lives in .venv; nothing is installed by hand.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Root installs Debian packages directly; anyone else through sudo.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PYTEST_ARGS ?=
+
+.PHONY: run test install install-dev chromium train lint clean help
+
+help:
+	@echo "make run    install, train the default bot if needed, start Redis + actions + web server"
+	@echo "make test   install test tools (incl. Debian's chromium) and run the test suite"
+	@echo "make train  retrain the default bot into models/default"
+	@echo "make clean  remove .venv, models/ and var/"
+
+run: $(VENV)/.installed
+	$(BIN)/kefu run
+
+test: $(VENV)/.installed-dev chromium
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch is pinned to 2.13.0 in pyproject.toml: the CPU wheel, never a CUDA build.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+# Browser tests drive Debian's Chromium; Playwright's own browser downloads are not used.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
+train: $(VENV)/.installed
+	$(BIN)/kefu train --data dialogues --out models/default
+
+clean:
+	rm -rf $(VENV) models var
