@@ -33,10 +33,10 @@ RANKING_SIZE = 10
 
 
 def detect_language(text: str) -> str:
-    """`"zh"` when most letters are CJK ideographs, else `"en"`."""
-    letters = [c for c in text if c.isalpha()]
-    cjk = sum(1 for c in letters if "\u3400" <= c <= "\u9fff" or "\uf900" <= c <= "\ufaff")
-    return "zh" if letters and cjk * 2 > len(letters) else "en"
+    """`"zh"` when CJK ideographs outweigh Latin letters (one ideograph ~ one word ~ four letters), else `"en"`."""
+    cjk = sum(1 for c in text if "\u3400" <= c <= "\u9fff" or "\uf900" <= c <= "\ufaff")
+    latin = sum(1 for c in text if c.isascii() and c.isalpha())
+    return "zh" if cjk and cjk * 4 >= latin else "en"
 
 
 def quantize_int8(model: NluModel) -> NluModel:

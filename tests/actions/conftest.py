@@ -9,9 +9,11 @@ the same SQLite file to check what changed.
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -147,14 +149,30 @@ def make_tracker(
     }
 
 
-def slot_values(result: ActionResult) -> dict[str, Any]:
-    """The ``slot`` events of ``result`` as ``{name: value}`` (later events win)."""
-    return {e["name"]: e["value"] for e in result.events if e.get("event") == "slot"}
+@dataclass(frozen=True)
+class ActionOutcome:
+    """An ``ActionResult`` plus the views tests check: slots set and texts said."""
 
+    result: ActionResult
 
-def texts(result: ActionResult) -> list[str]:
-    """The text of every bot message in ``result``."""
-    return [response["text"] for response in result.responses if response.get("text")]
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return self.result.events
+
+    @property
+    def slots(self) -> dict[str, Any]:
+        """The ``slot`` events as ``{name: value}`` (later events win)."""
+        return {e["name"]: e["value"] for e in self.result.events if e.get("event") == "slot"}
+
+    @property
+    def texts(self) -> list[str]:
+        """The text of every bot message."""
+        return [r["text"] for r in self.result.responses if r.get("text")]
+
+    @property
+    def text(self) -> str:
+        """All bot texts joined, for ``in`` checks."""
+        return "\n".join(self.texts)
 
 
 @pytest.fixture(scope="session")
@@ -178,14 +196,25 @@ def store(orders_db: Path) -> Iterator[OrderStore]:
     opened.close()
 
 
-RunAction = Callable[..., ActionResult]
+@pytest.fixture
+def tracker() -> Callable[..., dict[str, Any]]:
+    """``tracker(text, intent=..., entities=..., slots=..., language=...)``: see make_tracker."""
+    return make_tracker
 
 
 @pytest.fixture
-def run_action(action_server: LocalActionServer) -> RunAction:
+def domain() -> dict[str, Any]:
+    """A fresh copy of the test domain."""
+    return copy.deepcopy(DOMAIN)
+
+
+@pytest.fixture
+def run_action(action_server: LocalActionServer) -> Callable[..., ActionOutcome]:
     """``run_action(name, tracker, domain=DOMAIN)``: one webhook call through ActionClient."""
 
-    def run(name: str, tracker: dict[str, Any], domain: dict[str, Any] | None = None) -> ActionResult:
+    def run(
+        name: str, tracker: dict[str, Any], domain: dict[str, Any] | None = None
+    ) -> ActionOutcome:
         async def call() -> ActionResult:
             async with ActionClient(action_server.webhook_url, timeout_s=10.0) as client:
                 return await client.run(
@@ -193,6 +222,6 @@ def run_action(action_server: LocalActionServer) -> RunAction:
                     domain=DOMAIN if domain is None else domain,
                 )
 
-        return asyncio.run(call())
+        return ActionOutcome(asyncio.run(call()))
 
     return run

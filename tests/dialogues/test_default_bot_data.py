@@ -97,10 +97,8 @@ def test_nlu_intents_and_domain_intents_are_the_same_34(domain, examples_by_file
 
 def test_every_intent_has_an_english_and_a_chinese_response(domain):
     responses = domain["responses"]
-    for name in [f"utter_{intent}" for intent in domain["intents"]] + [
-        "utter_default",
-        "utter_ask_rephrase",
-    ]:
+    fallbacks = ["utter_default", "utter_ask_rephrase"]
+    for name in [f"utter_{intent}" for intent in domain["intents"]] + fallbacks:
         variations = responses.get(name)
         assert variations, f"missing response {name}"
         english = [v for v in variations if "condition" not in v]

@@ -102,7 +102,11 @@ nlu:
   examples: |
     - Germany
     - New Zealand
+    - NZ
     - France
+- synonym: New Zealand
+  examples: |
+    - NZ
 '''
 
 

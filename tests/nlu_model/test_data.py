@@ -56,7 +56,8 @@ def test_json_annotations_with_roles_and_values_become_spans_and_synonyms(projec
 
 def test_regex_lookup_and_intent_metadata_sentiment(project_data: NluData) -> None:
     assert project_data.regexes == {"order_id": [r"\b\d{5}\b"]}
-    assert project_data.lookups == {"country": ["Germany", "New Zealand", "France"]}
+    assert project_data.lookups == {"country": ["Germany", "New Zealand", "NZ", "France"]}
+    assert project_data.synonyms["nz"] == "New Zealand"
     complaints = [e for e in project_data.examples if e.intent == "complain"]
     assert complaints and all(e.sentiment == "negative" for e in complaints)
     assert all(e.sentiment is None for e in project_data.examples if e.intent == "track_order")

@@ -583,7 +583,7 @@
   // ---------------------------------------------------------------------------------------
   // Styles (inside the shadow root, so the page's CSS cannot reach them)
 
-  const CSS = `
+  const STYLESHEET = `
 :host { all: initial; }
 *, *::before, *::after { box-sizing: border-box; }
 [hidden] { display: none !important; }
@@ -639,7 +639,7 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
 .panel.is-open { opacity: 1; transform: none; }
 
 .header {
-  position: relative; flex: none; display: flex; align-items: center; gap: 10px;
+  position: relative; flex: none; display: flex; align-items: center; gap: 2px;
   padding: 12px 8px 12px 14px; background: var(--kefu-accent); color: var(--kefu-on-accent);
 }
 .header :focus-visible { outline-color: var(--kefu-on-accent); outline-offset: -2px; }
@@ -649,7 +649,7 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
 }
 .avatar img { width: 100%; height: 100%; object-fit: cover; display: block; }
 .avatar .icon { width: 24px; height: 24px; }
-.titles { flex: 1; min-width: 0; }
+.titles { flex: 1; min-width: 0; margin: 0 6px 0 10px; }
 .title { margin: 0; font-size: 16px; font-weight: 650; line-height: 1.25; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .status { margin: 2px 0 0; font-size: 13px; line-height: 1.3; display: flex; align-items: center; gap: 6px; min-width: 0; }
 .status-text { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
@@ -666,6 +666,7 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
 }
 .header-button:hover { background: color-mix(in srgb, var(--kefu-on-accent) 15%, transparent); }
 .header-button .icon { width: 20px; height: 20px; }
+.header-button .icon-dots { stroke-width: 3.4; }
 
 .menu {
   position: absolute; top: calc(100% - 4px); right: 8px; z-index: 3; min-width: 232px; padding: 6px;
@@ -679,6 +680,7 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
 .menu-item:hover, .menu-item:focus { background: #eef1f5; }
 .menu .menu-item:focus-visible { outline: 2px solid var(--kefu-accent-ink); outline-offset: -2px; }
 .menu-item .icon { width: 18px; height: 18px; color: var(--kefu-accent-ink); }
+.menu-item .icon-dots { stroke-width: 3.4; }
 .menu-item[aria-disabled="true"] { color: #6b7280; cursor: default; }
 .menu-item[aria-disabled="true"] .icon { color: inherit; }
 
@@ -699,10 +701,10 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
 .empty-title { margin: 0 0 6px; font-size: 18px; font-weight: 650; color: #1b1e23; }
 .empty-body { margin: 0; font-size: 14px; }
 .log { display: flex; flex-direction: column; gap: 12px; }
-.msg { display: flex; flex-direction: column; align-items: flex-start; max-width: 85%; animation: kefu-rise .2s ease-out; }
-.msg-user { align-self: flex-end; align-items: flex-end; }
+.msg { display: flex; flex-direction: column; align-items: flex-start; animation: kefu-rise .2s ease-out; }
+.msg-user { align-items: flex-end; }
 .bubble {
-  padding: 9px 13px; border-radius: 16px; font-size: 15px; line-height: 1.45;
+  max-width: 85%; padding: 9px 13px; border-radius: 16px; font-size: 15px; line-height: 1.45;
   white-space: pre-wrap; overflow-wrap: anywhere;
 }
 .msg-bot .bubble { background: #fff; color: #1b1e23; border: 1px solid #e1e4e9; border-bottom-left-radius: 6px; }
@@ -798,7 +800,7 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
   .kefu[data-position="left"] .launcher { left: 16px; }
   .header { padding-top: calc(12px + env(safe-area-inset-top)); }
   .composer { padding-bottom: calc(10px + env(safe-area-inset-bottom)); }
-  .msg { max-width: 88%; }
+  .bubble { max-width: 88%; }
   .input { font-size: 16px; } /* below 16px iOS zooms the page on focus */
 }
 @media (prefers-reduced-motion: reduce) {
@@ -825,8 +827,8 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
       this.streams = new Map(); // stream_id -> {item, bubble, text}
       this.typingTimer = null;
       this.savedPageOverflow = null;
-      this.timeFormat = new Intl.DateTimeFormat(config.lang, { hour: "2-digit", minute: "2-digit" });
-      this.dateTimeFormat = new Intl.DateTimeFormat(config.lang, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+      this.timeFormat = new Intl.DateTimeFormat(config.lang, { hour: "numeric", minute: "2-digit" });
+      this.dateTimeFormat = new Intl.DateTimeFormat(config.lang, { month: "short", day: "numeric", hour: "numeric", minute: "2-digit" });
       this.fullDateFormat = new Intl.DateTimeFormat(config.lang, { dateStyle: "full", timeStyle: "short" });
     }
 
@@ -836,7 +838,7 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
       document.body.append(this.host);
       this.root = this.host.attachShadow({ mode: "open" });
       const style = document.createElement("style");
-      style.textContent = CSS;
+      style.textContent = STYLESHEET;
       this.root.append(style);
 
       this.badge = h("span", { class: "badge", "data-testid": "unread-badge", "aria-hidden": "true", hidden: true });
@@ -899,7 +901,7 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
           "aria-haspopup": "menu", "aria-expanded": "false", "aria-controls": "kefu-menu",
           onclick: () => (this.menu.hidden ? this.openMenu() : this.closeMenu(true)),
         },
-        icon("more")
+        icon("more", "icon-dots")
       );
       const closeButton = h(
         "button",

@@ -1,0 +1,64 @@
+"""`kefu run` (what `make run` calls) on embedded defaults, as a real process tree."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from bot.embedded_redis import free_port
+from tests.chat_client import ChatClient
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_for_line(log: Path, needle: str, process: subprocess.Popen[bytes], timeout_s: float = 90) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        if needle in text:
+            return text
+        assert process.poll() is None, f"kefu run exited early:\n{text[-3000:]}"
+        time.sleep(0.2)
+    raise AssertionError(f"{needle!r} not printed:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def port_open(port: int) -> bool:
+    try:
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5)
+        return True
+    except httpx.HTTPError:
+        return False
+
+
+async def test_kefu_run_starts_everything_and_ctrl_c_stops_it(tiny_model: Path, tiny_project: Path,
+                                                             tmp_path: Path) -> None:
+    port, actions_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # the embedded default
+    env.update({"KEFU_VAR_DIR": str(tmp_path / "var"), "PYTHONPATH": str(REPO_ROOT)})
+    log = tmp_path / "run.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run", "--model", str(tiny_model), "--project", str(tiny_project),
+             "--port", str(port), "--actions-port", str(actions_port), "--log-level", "warning"],
+            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
+    try:
+        text = wait_for_line(log, f"Chat URL: http://127.0.0.1:{port}/", process)
+        assert "embedded Redis" in text
+        assert httpx.get(f"http://127.0.0.1:{actions_port}/health").status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["redis"] is True
+        async with ChatClient(f"ws://127.0.0.1:{port}/ws") as chat:
+            await chat.hello()
+            _, replies = await chat.say("hello")
+            assert replies and replies[0]["source"] == "template"
+        assert (tmp_path / "var" / "redis" / "appendonly.aof").exists()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    # Ctrl-C stopped the web server, the action server and the embedded Redis.
+    assert not port_open(port) and not port_open(actions_port)
