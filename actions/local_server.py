@@ -95,22 +95,25 @@ class LocalActionServer:
         self._wait_until_healthy()
 
     def stop(self, timeout_s: float = 3.0) -> None:
-        """Stop the server: SIGTERM, then SIGKILL to the process group we created.
+        """Stop the server: SIGTERM, a second SIGTERM, then SIGKILL to its process group.
 
-        Sanic's graceful shutdown sometimes hangs when it is stopped right after starting,
-        and its spawned workers outlive the main process, hence the group kill.
+        Sanic's graceful shutdown hangs when the signal arrives while its worker is still
+        acknowledging startup; a second signal makes Sanic kill its workers itself.
         """
         process, self._process = self._process, None
         if process is None:
             return
-        if process.poll() is None:
+        for grace_s in (1.0, timeout_s):
+            if process.poll() is not None:
+                break
             process.terminate()
             try:
-                process.wait(timeout=timeout_s)
+                process.wait(timeout=grace_s)
             except subprocess.TimeoutExpired:
-                pass
+                continue
         try:
-            # pgid == our child's pid: start_new_session made it the group leader.
+            # Spawned workers may outlive the main process; they share its process group
+            # (pgid == our child's pid, as start_new_session made it the group leader).
             os.killpg(process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -56,6 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve_arguments(run)
     run.add_argument("--actions-port", type=int, default=5055, help="port of the rasa-sdk action server (default: 5055)")
     run.add_argument("--threads", type=int, default=None, help="CPU threads for training the default bot")
+
+    test = commands.add_parser("test", help="run Rasa end-to-end test stories and report each as passed or failed",
+                               description="Check the dialogue engine and the NLU model against Rasa test stories "
+                               "(user text, intent, entities, action, slot_was_set, active_loop).")
+    test.add_argument("--model", type=Path, metavar="DIR", help="model folder for parsing the stories' user text "
+                      "(default: the newest under models/; without any model only the dialogue is tested)")
+    test.add_argument("--project", type=Path, metavar="DIR", help="Rasa project folder (default: dialogues/)")
+    test.add_argument("--stories", type=Path, metavar="FILE_OR_DIR",
+                      help="test stories file or folder (default: the project's tests/ folder)")
+    test.add_argument("--report", type=Path, metavar="FILE.json", help="also write the results as JSON to this file")
 
     shell = commands.add_parser("shell", help="chat with the bot in the terminal",
                                 description="Chat in the terminal through the same dialogue manager as the widget.")
@@ -109,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
 
         _configure_logging(args.log_level)
         return run_everything(args)
+    if args.command == "test":
+        from bot.story_test_cli import run_story_tests
+
+        return run_story_tests(args)
     if args.command == "shell":
         from bot.shell import run_shell
 

@@ -7,16 +7,19 @@ with any number of YAML files and sub-folders; each file may carry ``nlu``, ``ru
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bot.dialogue.domain import Domain, DomainError
+from bot.dialogue.domain import BUILTIN_ACTIONS, Domain, DomainError
 from bot.dialogue.engine import DialogueEngine, EngineConfig
-from bot.dialogue.policy import StepSequence, load_sequences
+from bot.dialogue.training_data import Conversation, load_rules, load_stories, strip_annotations
 from bot.errors import ProjectError
+
+log = logging.getLogger(__name__)
 
 _MERGE_LISTS = ("intents", "entities", "actions")
 _MERGE_MAPS = ("slots", "responses", "forms")
@@ -26,8 +29,8 @@ _MERGE_MAPS = ("slots", "responses", "forms")
 class Project:
     path: Path
     domain: Domain
-    rules: list[StepSequence] = field(default_factory=list)
-    stories: list[StepSequence] = field(default_factory=list)
+    rules: list[Conversation] = field(default_factory=list)
+    stories: list[Conversation] = field(default_factory=list)
 
     def engine(self, config: EngineConfig | None = None) -> DialogueEngine:
         return DialogueEngine(self.domain, self.rules, self.stories, config)
@@ -56,7 +59,7 @@ def load_domain(project_dir: Path) -> Domain:
     single = next((project_dir / n for n in ("domain.yml", "domain.yaml") if (project_dir / n).is_file()), None)
     files = [single] if single else _yaml_files(project_dir / "domain") if (project_dir / "domain").is_dir() else []
     if not files:
-        raise ProjectError(f"{project_dir}: no domain.yml (or domain/ folder) found")
+        return derive_domain(project_dir)
     merged: dict[str, Any] = {}
     for path in files:
         data = read_yaml(path) or {}
@@ -75,20 +78,55 @@ def load_domain(project_dir: Path) -> Domain:
         raise ProjectError(f"{files[0] if len(files) == 1 else project_dir / 'domain'}: {exc}") from None
 
 
+def derive_domain(project_dir: Path) -> Domain:
+    """The minimum domain a project without ``domain.yml`` implies (e.g. ``rasa init``'s
+    moodbot): intents from its NLU data, entities from annotations, and every action its
+    rules and stories name. Response texts cannot be guessed, so an ``utter_*`` action
+    says its own name until the project adds responses; a warning says so."""
+    data_dir = project_dir / "data"
+    if not data_dir.is_dir():
+        raise ProjectError(f"{project_dir}: no domain.yml (or domain/ folder) and no data/ folder")
+    intents: list[str] = []
+    entities: list[str] = []
+    actions: list[str] = []
+    for path in _yaml_files(data_dir):
+        data = read_yaml(path) or {}
+        for item in data.get("nlu") or []:
+            if "intent" in item:
+                intents.append(str(item["intent"]))
+                examples = item.get("examples") or ""
+                texts = examples if isinstance(examples, str) else " ".join(str(e.get("text", "")) for e in examples)
+                entities += [e["entity"] for e in strip_annotations(texts)[1] if e.get("entity")]
+        for section in ("rules", "stories"):
+            for block in data.get(section) or []:
+                for step in block.get("steps") or []:
+                    if isinstance(step, dict) and "action" in step:
+                        actions.append(str(step["action"]))
+    responses = {a: [{"text": a}] for a in dict.fromkeys(actions) if a.startswith("utter_")}
+    custom = [a for a in dict.fromkeys(actions) if not a.startswith("utter_") and a not in BUILTIN_ACTIONS]
+    log.warning("%s has no domain.yml: derived %d intents and %d actions; utter_* responses say their own "
+                "name until you add texts to a domain.yml", project_dir, len(set(intents)), len(set(actions)))
+    return Domain.from_dict({"intents": list(dict.fromkeys(intents)), "entities": list(dict.fromkeys(entities)),
+                             "responses": responses, "actions": custom})
+
+
 def load_project(project_dir: Path) -> Project:
     """Load domain, rules and stories of a Rasa project folder."""
     project_dir = Path(project_dir)
     domain = load_domain(project_dir)
-    rules: list[StepSequence] = []
-    stories: list[StepSequence] = []
+    rules: list[Conversation] = []
+    story_items: list[dict[str, Any]] = []
     data_dir = project_dir / "data"
     for path in _yaml_files(data_dir) if data_dir.is_dir() else []:
         data = read_yaml(path) or {}
         if not isinstance(data, dict):
             raise ProjectError(f"{path}: line 1: expected a mapping with nlu/rules/stories sections")
         try:
-            rules.extend(load_sequences(data.get("rules") or [], "rule"))
-            stories.extend(load_sequences(data.get("stories") or [], "story"))
+            rules.extend(load_rules(data.get("rules") or [], str(path)))
+            load_stories(data.get("stories") or [], str(path))  # validates this file's steps
         except ProjectError as exc:
             raise ProjectError(f"{path}: {exc}") from None
+        story_items.extend(data.get("stories") or [])
+    # Stories are joined through checkpoints across files, so they are expanded together.
+    stories = load_stories(story_items, str(data_dir))
     return Project(project_dir, domain, rules, stories)

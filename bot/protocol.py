@@ -60,7 +60,9 @@ def clean_text(text: str) -> str:
 def _optional_str(frame: dict[str, Any], key: str, *, max_len: int = 256) -> str | None:
     value = frame.get(key)
     if value is None:
-        return None
+        if kind == "handoff":
+        return {"type": "handoff", "event_id": stored.event_id, "state": event.get("state", "bot")}
+    return None
     if not isinstance(value, str) or len(value) > max_len:
         raise BadFrame(f"`{key}` must be a string of at most {max_len} characters")
     return value
@@ -144,4 +146,6 @@ def event_frame(stored: StoredEvent) -> dict[str, Any] | None:
         if data.get("image"):
             frame["image"] = data["image"]
         return frame
+    if kind == "handoff":
+        return {"type": "handoff", "event_id": stored.event_id, "state": event.get("state", "bot")}
     return None

@@ -121,11 +121,8 @@ class ConversationService:
                 return TurnResult(user_event_id, duplicate=True)
             stored = [StoredEvent(user_event_id, new_events[0])]
             tracker.update(new_events[0])
-            if len(new_events) > 1:
-                ids = await self.store.append_events(conversation_id, new_events[1:])
-                for event_id, event in zip(ids, new_events[1:]):
-                    tracker.update(event)
-                    stored.append(StoredEvent(event_id, event))
+            stored += await self._append(tracker, new_events[1:])
+            stored += await self._append(tracker, self.engine.extract_slots(tracker, now=self.clock()))
             await self.store.touch_session(conversation_id)
             produced = await self._run_actions(tracker)
             return TurnResult(user_event_id, events=stored[1:] + produced)
@@ -153,27 +150,48 @@ class ConversationService:
 
     # -- actions --------------------------------------------------------------------------
     async def _run_actions(self, tracker: DialogueTracker) -> list[StoredEvent]:
+        """Predict and run actions until the engine listens; every event is stored as it happens."""
         produced: list[StoredEvent] = []
         # Seeded per conversation and turn, so a replayed turn picks the same variation.
         rng = random.Random(f"{tracker.sender_id}:{len(tracker.events)}")
-        if tracker.paused:
-            return produced
         while True:
             prediction = self.engine.next_action(tracker)
             now = self.clock()
             action_event = ev.action(prediction.action, timestamp=now, policy=prediction.policy, confidence=prediction.confidence)
             if prediction.action == ev.ACTION_LISTEN:
-                produced += await self._append(tracker, [action_event])
+                if tracker.latest_action_name != ev.ACTION_LISTEN:
+                    produced += await self._append(tracker, [action_event])
                 return produced
+            if self.engine.is_form(prediction.action):
+                produced += await self._run_form(prediction.action, tracker, action_event, rng)
+                continue
             if self.engine.is_custom_action(prediction.action):
                 result_events = await self._run_custom_action(prediction.action, tracker, now=now)
             else:
                 result_events = self.engine.run_builtin(prediction.action, tracker, now=now, rng=rng)
             produced += await self._append(tracker, [action_event, *result_events])
-            if tracker.paused:
-                return produced
+
+    async def _run_form(self, name: str, tracker: DialogueTracker, action_event: dict[str, Any],
+                        rng: random.Random) -> list[StoredEvent]:
+        """One run of a form: activate or check the answer, validate, ask the next slot."""
+        now = action_event["timestamp"]
+        start = self.engine.form_start(name, tracker, now=now)
+        if start.rejected:
+            # The answer filled nothing: the policies get to answer the digression.
+            rejected = {"event": "action_execution_rejected", "timestamp": now, "name": name}
+            return await self._append(tracker, [rejected])
+        produced = await self._append(tracker, [action_event, *start.events])
+        if start.validation_action and tracker.slots_set_since_user():
+            produced += await self._append(tracker, await self._run_custom_action(start.validation_action, tracker, now=now))
+        ask = self.engine.form_ask(name, tracker, now=now, rng=rng)
+        produced += await self._append(tracker, ask.events)
+        if ask.ask_action:
+            produced += await self._append(tracker, await self._run_custom_action(ask.ask_action, tracker, now=now))
+        return produced
 
     async def _append(self, tracker: DialogueTracker, events: list[dict[str, Any]]) -> list[StoredEvent]:
+        if not events:
+            return []
         ids = await self.store.append_events(tracker.sender_id, events)
         for event in events:
             tracker.update(event)

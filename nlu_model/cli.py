@@ -87,7 +87,7 @@ def run_train(args: argparse.Namespace) -> int:
             init_from=args.init_from, progress=True,
         )
     except (TrainingDataError, TrainingError, KeyError) as exc:
-        error_console.print(f"[red]kefu train: {exc}[/]")
+        error_console.print(f"kefu train: {exc}", style="red", markup=False, soft_wrap=True)
         return 2
     table = Table(title=f"Trained model in {args.out}", show_header=False)
     table.add_row("examples (train / validation)", f"{report['data']['train_examples']} / {report['data']['validation_examples']}")
@@ -149,9 +149,10 @@ def run_eval(args: argparse.Namespace) -> int:
         predictor = Predictor.load(args.model, threads=args.threads)
         data = load_training_data(args.data)
     except (TrainingDataError, ModelFolderError) as exc:
-        error_console.print(f"[red]kefu eval: {exc}[/]")
+        error_console.print(f"kefu eval: {exc}", style="red", markup=False, soft_wrap=True)
         return 2
-    report = evaluate(predictor, data)
+    png = args.report.with_suffix(".png") if args.report is not None else None
+    report = evaluate(predictor, data, confusion_png=png)
     _print_eval(report)
     if args.report is not None:
         args.report.parent.mkdir(parents=True, exist_ok=True)

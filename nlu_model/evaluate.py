@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import random
 import time
+from pathlib import Path
 from typing import Any
 
 from .checkpoint import FALLBACK_INTENT
 from .data import OUT_OF_SCOPE_INTENTS, NluData
 from .inference import Predictor
 from .metrics import classification_report, entity_report
+from .plots import save_confusion_matrix
 
 BATCH_SIZE = 64
 
@@ -45,8 +47,13 @@ def measure_latency(predictor: Predictor, texts: list[str], *, warmup: int = 10)
     }
 
 
-def evaluate(predictor: Predictor, data: NluData, *, latency_samples: int = 300, seed: int = 0) -> dict[str, Any]:
-    """Score `predictor` on every example of `data` (see the module docstring for the keys)."""
+def evaluate(
+    predictor: Predictor, data: NluData, *, latency_samples: int = 300, seed: int = 0, confusion_png: Path | None = None
+) -> dict[str, Any]:
+    """Score `predictor` on every example of `data` (see the module docstring for the keys).
+
+    With `confusion_png`, also draws the intent confusion matrix there (its path is in the report).
+    """
     examples = data.examples
     texts = [example.text for example in examples]
     results = []
@@ -67,6 +74,8 @@ def evaluate(predictor: Predictor, data: NluData, *, latency_samples: int = 300,
         "confused_pairs": scores["confused_pairs"],
     }
     report.update(_out_of_scope_scores(gold, final))
+    if confusion_png is not None:
+        report["confusion_matrix_png"] = str(save_confusion_matrix(gold, top_ranked, confusion_png))
     if any(example.entities for example in examples):
         report["entities"] = entity_report(
             [[(s.start, s.end, s.entity) for s in example.entities] for example in examples],

@@ -26,6 +26,8 @@ BUILTIN_ACTIONS = (
     "action_unlikely_intent",
     "action_back",
     "action_extract_slots",
+    # Kefu's own: the two-stage fallback runs here; the handoff pauses the bot for staff.
+    "action_handoff_to_human",
 )
 
 

@@ -1,8 +1,11 @@
 """The dialogue engine: what to do with a customer message, one action at a time.
 
-The caller (``bot.turns``) owns I/O: it feeds events in, asks :meth:`DialogueEngine.next_action`,
-runs the action (templates and built-ins here, custom actions over rasa-sdk), applies the
-resulting events and asks again until the engine says ``action_listen``.
+The caller (``bot.turns``, ``bot.story_test``) owns I/O. It feeds the events of
+:meth:`DialogueEngine.user_message_events` and :meth:`DialogueEngine.extract_slots` in,
+asks :meth:`DialogueEngine.next_action`, runs the action — templates and built-ins with
+:meth:`run_builtin`, forms with :meth:`form_start` / :meth:`form_ask`, custom actions on
+the rasa-sdk server — applies the resulting events and asks again until the engine says
+``action_listen``.
 """
 
 from __future__ import annotations
@@ -12,15 +15,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.dialogue import events as ev
+from bot.dialogue import fallback, forms
 from bot.dialogue.domain import Domain
-from bot.dialogue.policy import PolicyEnsemble, Prediction, StepSequence
-from bot.dialogue.responses import choose_variation, render_response
+from bot.dialogue.policy import FALLBACK_INTENT, PolicyEnsemble, Prediction
+from bot.dialogue.responses import utter_events
+from bot.dialogue.slots import extract_slots
+from bot.dialogue.states import canonical_action
 from bot.dialogue.tracker import DialogueTracker
+from bot.dialogue.training_data import Conversation
 
 # A turn that runs more actions than this is a loop in the rules; stop and listen.
 MAX_ACTIONS_PER_TURN = 10
-FALLBACK_INTENT = "nlu_fallback"
 LANGUAGE_SLOT = "language"
+KEFU_BUILTINS = (fallback.TWO_STAGE_FALLBACK, fallback.HANDOFF)
 
 
 @dataclass(frozen=True)
@@ -28,9 +35,10 @@ class EngineConfig:
     # Below this confidence the message's intent becomes ``nlu_fallback`` (Rasa's
     # FallbackClassifier); the original ranking is kept for staff review.
     fallback_threshold: float = 0.4
-    # Top-two margin under which the message counts as ambiguous.
+    # Top-two margin under which the message counts as ambiguous (0 switches it off).
     ambiguity_threshold: float = 0.0
     output_channel: str | None = None
+    max_history: int = 5
 
 
 class DialogueEngine:
@@ -39,13 +47,13 @@ class DialogueEngine:
     def __init__(
         self,
         domain: Domain,
-        rules: list[StepSequence],
-        stories: list[StepSequence],
+        rules: list[Conversation],
+        stories: list[Conversation],
         config: EngineConfig | None = None,
     ) -> None:
         self.domain = domain
         self.config = config or EngineConfig()
-        self.policies = PolicyEnsemble(domain, rules, stories)
+        self.policies = PolicyEnsemble(domain, rules, stories, max_history=self.config.max_history)
 
     # -- sessions -----------------------------------------------------------------------
     @property
@@ -59,7 +67,7 @@ class DialogueEngine:
         if self.domain.carry_over_slots:
             for name, value in previous_slots.items():
                 slot = self.domain.slots.get(name)
-                if slot is not None and value is not None and value != slot.initial_value:
+                if slot is not None and value is not None and value != slot.initial_value and name != forms.REQUESTED_SLOT:
                     events.append(ev.slot(name, value, timestamp=now))
         events.append(ev.action(ev.ACTION_LISTEN, timestamp=now))
         return events
@@ -91,7 +99,7 @@ class DialogueEngine:
         message_id: str | None = None,
         input_channel: str | None = None,
     ) -> list[ev.Event]:
-        """The events a customer message adds: the ``user`` event, then slot fills."""
+        """The ``user`` event for a message, then the ``language`` slot if it changed."""
         parse = self.interpret(parse)
         events = [ev.user(text, parse, timestamp=now, message_id=message_id, input_channel=input_channel)]
         language = parse.get("language")
@@ -102,77 +110,58 @@ class DialogueEngine:
             and tracker.get_slot(LANGUAGE_SLOT) != language
         ):
             events.append(ev.slot(LANGUAGE_SLOT, language, timestamp=now))
-        events.extend(self._entity_slot_events(tracker, parse, now=now))
         return events
 
-    def _entity_slot_events(self, tracker: DialogueTracker, parse: dict[str, Any], *, now: float) -> list[ev.Event]:
-        """Fill slots whose from_entity mapping matches an extracted entity."""
-        intent = (parse.get("intent") or {}).get("name")
-        found: list[ev.Event] = []
-        for slot in self.domain.slots.values():
-            for mapping in slot.mappings:
-                if mapping.type != "from_entity" or mapping.conditions:
-                    continue
-                if mapping.intent and intent not in mapping.intent:
-                    continue
-                if intent in mapping.not_intent:
-                    continue
-                for entity in parse.get("entities") or []:
-                    if entity.get("entity") != mapping.entity:
-                        continue
-                    if mapping.role and entity.get("role") != mapping.role:
-                        continue
-                    if tracker.get_slot(slot.name) != entity.get("value"):
-                        found.append(ev.slot(slot.name, entity.get("value"), timestamp=now))
-                    break
-                else:
-                    continue
-                break
-        return found
+    def extract_slots(self, tracker: DialogueTracker, *, now: float) -> list[ev.Event]:
+        """Slots the latest message fills (run after its events are applied)."""
+        return extract_slots(tracker, now=now)
 
     # -- choosing and running actions ------------------------------------------------------
     def next_action(self, tracker: DialogueTracker) -> Prediction:
+        if tracker.paused:
+            return Prediction(ev.ACTION_LISTEN, "Paused")
         if len(tracker.actions_since_user()) >= MAX_ACTIONS_PER_TURN:
             return Prediction(ev.ACTION_LISTEN, "LoopGuard")
-        return self.policies.predict(tracker)
+        prediction = self.policies.predict(tracker)
+        return Prediction(canonical_action(prediction.action), prediction.policy, prediction.confidence)
+
+    def is_form(self, name: str) -> bool:
+        return name in self.domain.forms
 
     def is_custom_action(self, name: str) -> bool:
-        return self.domain.is_custom_action(name)
+        return self.domain.is_custom_action(name) and name not in KEFU_BUILTINS
 
     def run_builtin(
         self, name: str, tracker: DialogueTracker, *, now: float, rng: random.Random
     ) -> list[ev.Event]:
-        """Events for a response template or a built-in action (never a custom action)."""
+        """Events for a response template or a built-in action (not forms, not custom)."""
         if name == ev.ACTION_LISTEN:
             return []
         if name == ev.ACTION_RESTART:
             return [ev.restarted(timestamp=now)]
         if name == ev.ACTION_DEFAULT_FALLBACK:
-            return self._utter("utter_default", tracker, now=now, rng=rng, default="Sorry, I didn't get that.")
+            said = self.utter("utter_default", tracker, now=now, rng=rng)
+            return said or [ev.bot("Sorry, I didn't get that.", timestamp=now, metadata={"source": "template"})]
         if name == "action_deactivate_loop":
-            return [{"event": "active_loop", "timestamp": now, "name": None}]
+            return forms.deactivate(now=now)
+        if name == fallback.TWO_STAGE_FALLBACK:
+            return fallback.two_stage_fallback(tracker, now=now, rng=rng)
+        if name == fallback.HANDOFF:
+            return fallback.handoff_events(tracker, now=now, rng=rng)
+        if name == "action_back":
+            return [{"event": "rewind", "timestamp": now}, {"event": "rewind", "timestamp": now}]
         if name in self.domain.responses:
-            return self._utter(name, tracker, now=now, rng=rng)
+            return self.utter(name, tracker, now=now, rng=rng)
         return []
 
-    def _utter(
-        self,
-        name: str,
-        tracker: DialogueTracker,
-        *,
-        now: float,
-        rng: random.Random,
-        default: str | None = None,
-    ) -> list[ev.Event]:
-        variations = self.domain.responses.get(name)
-        variation = (
-            choose_variation(variations, tracker.slots, channel=self.config.output_channel, rng=rng)
-            if variations
-            else None
-        )
-        if variation is None:
-            if default is None:
-                return []
-            return [ev.bot(default, timestamp=now, metadata={"utter_action": name, "source": "template"})]
-        text, data = render_response(variation, tracker.slots)
-        return [ev.bot(text, timestamp=now, data=data, metadata={"utter_action": name, "source": "template"})]
+    def utter(self, name: str, tracker: DialogueTracker, *, now: float, rng: random.Random) -> list[ev.Event]:
+        return utter_events(self.domain, name, tracker.slots, now=now, rng=rng, channel=self.config.output_channel)
+
+    def form_start(self, name: str, tracker: DialogueTracker, *, now: float) -> forms.FormStart:
+        return forms.start(self.domain.forms[name], tracker, now=now)
+
+    def form_ask(self, name: str, tracker: DialogueTracker, *, now: float, rng: random.Random) -> forms.FormAsk:
+        return forms.ask_next(self.domain.forms[name], tracker, now=now, rng=rng)
+
+
+__all__ = ["DialogueEngine", "EngineConfig", "Domain", "MAX_ACTIONS_PER_TURN"]

@@ -11,6 +11,9 @@ import random
 import re
 from typing import Any
 
+from bot.dialogue.domain import Domain
+from bot.dialogue.events import Event, bot
+
 # The leading blank is captured so that removing an empty placeholder leaves no gap.
 _PLACEHOLDER = re.compile(r"([ \t]?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -73,3 +76,22 @@ def render_response(
         if variation.get(key) is not None:
             data[key] = variation[key]
     return text, data
+
+
+def utter_events(
+    domain: Domain,
+    name: str,
+    slots: dict[str, Any],
+    *,
+    now: float,
+    rng: random.Random,
+    channel: str | None = None,
+    source: str = "template",
+) -> list[Event]:
+    """The ``bot`` event for response ``name`` (empty when no variation fits)."""
+    variations = domain.responses.get(name)
+    variation = choose_variation(variations, slots, channel=channel, rng=rng) if variations else None
+    if variation is None:
+        return []
+    text, data = render_response(variation, slots)
+    return [bot(text, timestamp=now, data=data, metadata={"utter_action": name, "source": source})]

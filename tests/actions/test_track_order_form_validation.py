@@ -9,17 +9,17 @@ import pytest
 from bot.actions_client import ActionClient, ActionRejected
 
 
-def _form_turn(tracker, text, **kwargs):
-    """The tracker a form loop sends after asking for ``order_id``."""
+def _form_turn(make_tracker, text, **kwargs):
+    """The tracker state a form loop sends after asking for ``order_id``."""
     slots = {"requested_slot": "order_id", **kwargs.pop("slots", {})}
-    return tracker(text, intent=kwargs.pop("intent", "inform"),
+    return make_tracker(text, intent=kwargs.pop("intent", "inform"),
                    active_loop="track_order_form", slots=slots, **kwargs)
 
 
-def test_known_order_is_stored_in_canonical_form(run_action, tracker):
+def test_known_order_is_stored_in_canonical_form(run_action, make_tracker):
     outcome = run_action(
         "validate_track_order_form",
-        _form_turn(tracker, "it's ord 10006", entities={"order_id": "ord 10006"},
+        _form_turn(make_tracker, "it's ord 10006", entities={"order_id": "ord 10006"},
                    slot_candidates={"order_id": "ord 10006"}),
     )
 
@@ -27,10 +27,10 @@ def test_known_order_is_stored_in_canonical_form(run_action, tracker):
     assert outcome.texts == []
 
 
-def test_unknown_order_is_cleared_with_a_message(run_action, tracker):
+def test_unknown_order_is_cleared_with_a_message(run_action, make_tracker):
     outcome = run_action(
         "validate_track_order_form",
-        _form_turn(tracker, "ORD-12345", language="zh", entities={"order_id": "ORD-12345"},
+        _form_turn(make_tracker, "ORD-12345", language="zh", entities={"order_id": "ORD-12345"},
                    slot_candidates={"order_id": "ORD-12345"}),
     )
 
@@ -38,22 +38,22 @@ def test_unknown_order_is_cleared_with_a_message(run_action, tracker):
     assert "没有找到订单号为 ORD-12345 的订单" in outcome.text
 
 
-def test_order_number_in_untagged_text_is_extracted(run_action, tracker):
+def test_order_number_in_untagged_text_is_extracted(run_action, make_tracker):
     # The NLU tagged nothing; the validation finds the number in the text itself.
     outcome = run_action(
         "validate_track_order_form",
-        _form_turn(tracker, "我的订单号是ord-10011吧"),
+        _form_turn(make_tracker, "我的订单号是ord-10011吧"),
     )
 
     assert outcome.slots["order_id"] == "ORD-10011"
 
 
-def test_reply_without_any_order_number_is_rejected(action_server, tracker, domain):
-    state = _form_turn(tracker, "actually, what is your return policy?",
+def test_reply_without_any_order_number_is_rejected(shop_action_server, make_tracker, domain):
+    state = _form_turn(make_tracker, "actually, what is your return policy?",
                        intent="ask_return_policy")
 
     async def call():
-        async with ActionClient(action_server.webhook_url) as client:
+        async with ActionClient(shop_action_server.webhook_url) as client:
             await client.run("validate_track_order_form", sender_id=state["sender_id"],
                              tracker_state=state, domain=domain)
 
@@ -64,10 +64,10 @@ def test_reply_without_any_order_number_is_rejected(action_server, tracker, doma
     assert "order_id" in rejected.value.message
 
 
-def test_validation_when_the_form_is_not_active_never_rejects(run_action, tracker):
+def test_validation_when_the_form_is_not_active_never_rejects(run_action, make_tracker):
     # At activation the loop is not active yet: nothing to reject, nothing to set.
     outcome = run_action(
-        "validate_track_order_form", tracker("track my order", intent="track_order")
+        "validate_track_order_form", make_tracker("track my order", intent="track_order")
     )
 
     assert outcome.events == []

@@ -8,7 +8,7 @@ import pytest
 
 from bot.dialogue import DialogueEngine, DialogueTracker, Domain
 from bot.dialogue.engine import EngineConfig
-from bot.dialogue.policy import load_sequences
+from bot.dialogue.training_data import load_rules, load_stories
 from bot.errors import ProjectError
 
 DOMAIN = {
@@ -46,12 +46,14 @@ def parse(intent: str, confidence: float = 0.95, entities: list | None = None, l
 
 def make_engine(threshold: float = 0.4) -> DialogueEngine:
     domain = Domain.from_dict(DOMAIN)
-    return DialogueEngine(domain, load_sequences(RULES, "rule"), [], EngineConfig(fallback_threshold=threshold))
+    return DialogueEngine(domain, load_rules(RULES), [], EngineConfig(fallback_threshold=threshold))
 
 
 def run_turn(engine: DialogueEngine, tracker: DialogueTracker, text: str, nlu: dict) -> list[dict]:
     """Feed one message and run actions until listen, as bot.turns does (minus I/O)."""
     for event in engine.user_message_events(tracker, text, nlu, now=1.0):
+        tracker.update(event)
+    for event in engine.extract_slots(tracker, now=1.0):
         tracker.update(event)
     said: list[dict] = []
     while True:
@@ -157,10 +159,10 @@ def test_a_turn_stops_after_ten_actions() -> None:
 
 
 def test_or_steps_expand_to_alternatives() -> None:
-    sequences = load_sequences(
-        [{"story": "s", "steps": [{"or": [{"intent": "greet"}, {"intent": "thank_you"}]}, {"action": "utter_greet"}]}],
-        "story")
-    assert {s.steps[0] for s in sequences} == {("intent", "greet"), ("intent", "thank_you")}
+    stories = load_stories(
+        [{"story": "s", "steps": [{"or": [{"intent": "greet"}, {"intent": "thank_you"}]}, {"action": "utter_greet"}]}])
+    intents = {e["parse_data"]["intent"]["name"] for s in stories for e in s.events if e["event"] == "user"}
+    assert len(stories) == 2 and intents == {"greet", "thank_you"}
 
 
 def test_bad_domain_names_the_problem() -> None:

@@ -31,6 +31,7 @@
  *   panel             the chat dialog (role="dialog"; [hidden] when closed)
  *   title             header title
  *   status            connection state text; data-state="idle|connecting|online|reconnecting|offline"
+ *   connection-banner "reconnecting…"/"offline" strip under the header; data-state="reconnecting|offline"
  *   human-button      "talk to a person" button in the header
  *   menu-button       the "more" menu button; menu, menu-human, menu-rate, menu-new
  *   close             close button
@@ -90,7 +91,9 @@
       statusConnecting: "Connecting…",
       statusOnline: "Online",
       statusReconnecting: "Reconnecting…",
-      statusOffline: "Offline: messages will be sent when you are back online",
+      statusOffline: "Offline",
+      bannerReconnecting: "Connection lost. Reconnecting… Your messages are kept and will be sent.",
+      bannerOffline: "You are offline. Your messages will be sent when you are back online.",
       moreOptions: "More options",
       talkToHuman: "Talk to a person",
       rate: "Rate this conversation",
@@ -132,7 +135,9 @@
       statusConnecting: "正在连接…",
       statusOnline: "在线",
       statusReconnecting: "正在重新连接…",
-      statusOffline: "网络已断开：恢复后将自动发送您的消息",
+      statusOffline: "离线",
+      bannerReconnecting: "连接已断开，正在重新连接… 您的消息已保存，恢复后自动发送。",
+      bannerOffline: "网络已断开，恢复联网后将自动发送您的消息。",
       moreOptions: "更多选项",
       talkToHuman: "转人工客服",
       rate: "评价本次服务",
@@ -684,6 +689,13 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
 .menu-item[aria-disabled="true"] { color: #6b7280; cursor: default; }
 .menu-item[aria-disabled="true"] .icon { color: inherit; }
 
+.connection {
+  flex: none; display: flex; align-items: center; gap: 8px; padding: 8px 16px;
+  font-size: 13px; line-height: 1.35; background: #fff3d6; color: #5c3b00; border-bottom: 1px solid #efd591;
+}
+.connection[data-state="offline"] { background: #fdecec; color: #7f1d1d; border-color: #f3c0c0; }
+.connection .icon { width: 16px; height: 16px; }
+.spin { animation: kefu-spin 1.1s linear infinite; }
 .handoff {
   flex: none; display: flex; align-items: center; gap: 8px; padding: 9px 16px;
   font-size: 13.5px; line-height: 1.35; border-bottom: 1px solid transparent;
@@ -788,6 +800,7 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
 @keyframes kefu-bounce { 0%, 80%, 100% { transform: translateY(0); opacity: .5; } 40% { transform: translateY(-4px); opacity: 1; } }
 @keyframes kefu-pulse { 50% { opacity: .35; } }
 @keyframes kefu-blink { 50% { opacity: 0; } }
+@keyframes kefu-spin { to { transform: rotate(360deg); } }
 
 @media (pointer: coarse) { .hint { display: none; } }
 @media (max-width: 480px) {
@@ -807,7 +820,7 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
   *, *::before, *::after { animation: none !important; transition: none !important; }
 }
 @media (forced-colors: active) {
-  .launcher, .bubble, .quick-reply, .input, .send, .notice, .csat, .menu, .handoff { border: 1px solid CanvasText; }
+  .launcher, .bubble, .quick-reply, .input, .send, .notice, .csat, .menu, .handoff, .connection { border: 1px solid CanvasText; }
   .status::before { forced-color-adjust: none; }
 }
 `;
@@ -856,7 +869,7 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
         class: "panel", id: "kefu-panel", role: "dialog", "aria-modal": "false",
         "aria-labelledby": "kefu-title", "data-testid": "panel", tabindex: "-1", hidden: true,
       });
-      this.panel.append(this.buildHeader(), this.buildHandoffBanner(), this.buildHistory(), this.buildComposer());
+      this.panel.append(this.buildHeader(), this.buildConnectionBanner(), this.buildHandoffBanner(), this.buildHistory(), this.buildComposer());
 
       this.rootElement = h("div", { class: "kefu", "data-position": this.config.position, "data-open": "false", lang: this.config.lang });
       this.rootElement.append(this.launcher, this.panel);
@@ -930,12 +943,19 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
         menuItem("menu-new", "plus", t.newConversation, () => this.actions.newConversation())
       );
       return h(
-        "header",
+        "div",
         { class: "header" },
         avatar,
         h("div", { class: "titles" }, h("h2", { class: "title", id: "kefu-title", "data-testid": "title" }, this.config.title || t.title), this.status),
         this.humanButton, this.menuButton, closeButton, this.menu
       );
+    }
+
+    buildConnectionBanner() {
+      this.connectionText = h("span");
+      this.connectionBanner = h("div", { class: "connection", "data-testid": "connection-banner", hidden: true }, icon("retry", "spin"), this.connectionText);
+      this.connectionTimer = null;
+      return this.connectionBanner;
     }
 
     buildHandoffBanner() {
@@ -1124,6 +1144,19 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
       this.status.dataset.state = state;
       this.statusText.textContent = labels[state] || state;
       this.status.title = labels[state] || state;
+      clearTimeout(this.connectionTimer);
+      if (state !== "reconnecting" && state !== "offline") {
+        this.connectionBanner.hidden = true;
+        return;
+      }
+      // A reconnect that succeeds within a moment should not flash a warning.
+      const show = () => {
+        this.connectionBanner.dataset.state = state;
+        this.connectionText.textContent = state === "offline" ? t.bannerOffline : t.bannerReconnecting;
+        this.connectionBanner.hidden = false;
+      };
+      if (this.connectionBanner.hidden) this.connectionTimer = setTimeout(show, 800);
+      else show();
     }
 
     setUnread(count) {
