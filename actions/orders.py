@@ -12,6 +12,9 @@ Actions:
 - ``action_change_shipping_address``: re-addresses if not shipped (reads ``order_id``,
   ``shipping_address``, ``language``); clears ``shipping_address`` once used.
 - ``action_refund_status``: also sets ``refund_status`` (reads ``order_id``, ``language``).
+
+The store is called synchronously from these async actions on purpose: a local SQLite
+lookup takes well under a millisecond, less than handing it to a thread would cost.
 """
 
 from __future__ import annotations

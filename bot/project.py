@@ -36,6 +36,33 @@ class Project:
         return DialogueEngine(self.domain, self.rules, self.stories, config)
 
 
+class LineDict(dict):
+    """A YAML mapping that remembers the line of each key (1-based) for error messages."""
+
+    lines: dict[Any, int]
+
+
+class _LineLoader(yaml.SafeLoader):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LineDict:  # type: ignore[override]
+        mapping = LineDict(super().construct_mapping(node, deep=deep))
+        mapping.lines = {self.construct_object(k, deep=True): k.start_mark.line + 1 for k, _ in node.value}
+        return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _LineLoader.construct_mapping)
+
+
+def line_of(data: Any, path: tuple[str, ...]) -> int | None:
+    """The line where ``path`` (keys from the top) is written in data from :func:`read_yaml`."""
+    line = None
+    for key in path:
+        if not isinstance(data, LineDict) or key not in data:
+            break
+        line = data.lines.get(key, line)
+        data = data[key]
+    return line
+
+
 def read_yaml(path: Path) -> Any:
     """Parse one YAML file; a syntax error names the file, line and column."""
     try:
@@ -43,7 +70,7 @@ def read_yaml(path: Path) -> Any:
     except UnicodeDecodeError as exc:
         raise ProjectError(f"{path}: not UTF-8 text ({exc})") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
@@ -61,11 +88,16 @@ def load_domain(project_dir: Path) -> Domain:
     if not files:
         return derive_domain(project_dir)
     merged: dict[str, Any] = {}
+    origin: dict[tuple[str, ...], tuple[Path, Any]] = {}  # where each section came from
     for path in files:
         data = read_yaml(path) or {}
         if not isinstance(data, dict):
             raise ProjectError(f"{path}: line 1: expected a mapping of domain sections")
         for key, value in data.items():
+            origin[(key,)] = (path, data)
+            if isinstance(value, dict):
+                for sub in value:
+                    origin[(key, str(sub))] = (path, data)
             if key in _MERGE_LISTS:
                 merged.setdefault(key, []).extend(value or [])
             elif key in _MERGE_MAPS:
@@ -75,7 +107,9 @@ def load_domain(project_dir: Path) -> Domain:
     try:
         return Domain.from_dict(merged)
     except DomainError as exc:
-        raise ProjectError(f"{files[0] if len(files) == 1 else project_dir / 'domain'}: {exc}") from None
+        path, data = origin.get(exc.path) or origin.get(exc.path[:1]) or (files[0], {})
+        line = line_of(data, exc.path)
+        raise ProjectError(f"{path}: line {line}: {exc}" if line else f"{path}: {exc}") from None
 
 
 def derive_domain(project_dir: Path) -> Domain:
@@ -121,11 +155,8 @@ def load_project(project_dir: Path) -> Project:
         data = read_yaml(path) or {}
         if not isinstance(data, dict):
             raise ProjectError(f"{path}: line 1: expected a mapping with nlu/rules/stories sections")
-        try:
-            rules.extend(load_rules(data.get("rules") or [], str(path)))
-            load_stories(data.get("stories") or [], str(path))  # validates this file's steps
-        except ProjectError as exc:
-            raise ProjectError(f"{path}: {exc}") from None
+        rules.extend(load_rules(data.get("rules") or [], str(path)))
+        load_stories(data.get("stories") or [], str(path))  # validates this file's steps
         story_items.extend(data.get("stories") or [])
     # Stories are joined through checkpoints across files, so they are expanded together.
     stories = load_stories(story_items, str(data_dir))

@@ -60,9 +60,7 @@ def clean_text(text: str) -> str:
 def _optional_str(frame: dict[str, Any], key: str, *, max_len: int = 256) -> str | None:
     value = frame.get(key)
     if value is None:
-        if kind == "handoff":
-        return {"type": "handoff", "event_id": stored.event_id, "state": event.get("state", "bot")}
-    return None
+        return None
     if not isinstance(value, str) or len(value) > max_len:
         raise BadFrame(f"`{key}` must be a string of at most {max_len} characters")
     return value

@@ -59,6 +59,8 @@ class NluOutput(NamedTuple):
     intent_logits: torch.Tensor  # (B, n_intents)
     tag_logits: torch.Tensor  # (B, T, n_entity_tags)
     sentiment_logits: torch.Tensor | None  # (B, n_sentiments)
+    dense_intent_logits: torch.Tensor  # (B, n_intents) the encoder path's share of intent_logits
+    sparse_intent_logits: torch.Tensor | None  # (B, n_intents) the n-gram path's share
 
 
 class SelfAttention(nn.Module):
@@ -150,15 +152,16 @@ class NluModel(nn.Module):
         super().__init__()
         self.config = config
         self.encoder = Encoder(config)
-        sentence_dim = config.n_embd
         self.sparse: nn.EmbeddingBag | None = None
+        sentence_dim = config.n_embd
         if config.n_sparse_features > 0:
             # A bag of n-grams times a matrix = a sparse linear layer that never builds the dense one-hot.
             self.sparse = nn.EmbeddingBag(config.n_sparse_features, config.sparse_dim, mode="sum")
             self.sparse_bias = nn.Parameter(torch.zeros(config.sparse_dim))
+            self.sparse_intent_head = nn.Linear(config.sparse_dim, config.n_intents)
             sentence_dim += config.sparse_dim
         self.sentence_dropout = nn.Dropout(config.dropout)
-        self.intent_head = nn.Linear(sentence_dim, config.n_intents)
+        self.intent_head = nn.Linear(config.n_embd, config.n_intents)
         self.tag_head = nn.Linear(config.n_embd, config.n_entity_tags)
         self.sentiment_head = nn.Linear(sentence_dim, config.n_sentiments) if config.n_sentiments else None
         self.apply(self._init_weights)
@@ -175,23 +178,34 @@ class NluModel(nn.Module):
             # Inputs are L2-normalised tf-idf vectors, so a wider init keeps the start out of zero.
             nn.init.normal_(module.weight, mean=0.0, std=1.0 / math.sqrt(module.embedding_dim))
 
-    def sentence_vector(self, encoded: EncoderOutput, sparse: SparseFeatures | None) -> torch.Tensor:
-        """The pooled encoder state, with the projected n-gram bag appended when there is one."""
+    def sparse_vector(self, sparse: SparseFeatures | None) -> torch.Tensor | None:
+        """The projected n-gram bag (B, sparse_dim), or None for a model without the sparse path."""
         if self.sparse is None:
-            return encoded.pooled
+            return None
         if sparse is None:
             raise ValueError("this model has a sparse n-gram path: pass the SparseFeatures of the batch")
         bag = self.sparse(sparse.indices, sparse.offsets, per_sample_weights=sparse.weights)  # (B, sparse_dim)
-        bag = F.gelu(bag + self.sparse_bias)
-        return torch.cat([encoded.pooled, bag], dim=-1)  # (B, C + sparse_dim)
+        return F.gelu(bag + self.sparse_bias)
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor, sparse: SparseFeatures | None = None) -> NluOutput:
         encoded = self.encoder(ids, mask)
-        sentence = self.sentence_dropout(self.sentence_vector(encoded, sparse))
-        intent_logits = self.intent_head(sentence)
+        pooled = self.sentence_dropout(encoded.pooled)
+        bag = self.sparse_vector(sparse)
+        # Each path gets its own intent head and the logits are summed: a product of experts,
+        # where training also scores each path alone (see train.compute_loss) so neither
+        # path leans on the other, as an ensemble of two separately trained models would not.
+        dense_logits = self.intent_head(pooled)
+        if bag is None:
+            sparse_logits = None
+            sentence = pooled
+        else:
+            bag = self.sentence_dropout(bag)
+            sparse_logits = self.sparse_intent_head(bag)
+            sentence = torch.cat([pooled, bag], dim=-1)  # (B, C + sparse_dim)
+        intent_logits = dense_logits if sparse_logits is None else dense_logits + sparse_logits
         tag_logits = self.tag_head(encoded.states)
         sentiment_logits = self.sentiment_head(sentence) if self.sentiment_head is not None else None
-        return NluOutput(encoded, intent_logits, tag_logits, sentiment_logits)
+        return NluOutput(encoded, intent_logits, tag_logits, sentiment_logits, dense_logits, sparse_logits)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

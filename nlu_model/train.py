@@ -132,6 +132,9 @@ def length_bucketed_batches(encoded: EncodedSet, batch_size: int, rng: random.Ra
 def compute_loss(model: NluModel, batch: dict[str, Any], config: TrainConfig) -> torch.Tensor:
     out = model(batch["ids"], batch["mask"], batch["sparse"])
     loss = F.cross_entropy(out.intent_logits, batch["intents"], label_smoothing=config.label_smoothing)
+    if out.sparse_intent_logits is not None and config.path_loss_weight > 0:
+        for logits in (out.dense_intent_logits, out.sparse_intent_logits):
+            loss = loss + config.path_loss_weight * F.cross_entropy(logits, batch["intents"], label_smoothing=config.label_smoothing)
     if model.config.n_entity_tags > 1:
         loss = loss + config.tag_loss_weight * F.cross_entropy(
             out.tag_logits.flatten(0, 1), batch["tags"].flatten(), ignore_index=IGNORE_INDEX

@@ -23,6 +23,7 @@ from rasa_sdk.endpoint import create_argument_parser as rasa_sdk_argument_parser
 from rasa_sdk.executor import ActionExecutor
 
 from actions.local_server import LocalActionServer, free_tcp_port
+from bot.cli import build_parser
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
@@ -36,8 +37,8 @@ SHELL_OPERATORS = {"&&", "||", ";"}
 def without_abbreviations(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Make ``parser`` and its sub-commands refuse abbreviated flags.
 
-    argparse accepts ``--thread`` for ``--threads`` by default, but a typo in the compose
-    file should fail here rather than depend on no longer flag starting the same way.
+    argparse accepts ``--thread`` for ``--threads`` by default; a typo in the compose file
+    should fail here, not pass because a longer flag happens to start with it.
     """
     parser.allow_abbrev = False
     for action in parser._actions:  # argparse exposes sub-commands only through _actions
@@ -48,8 +49,7 @@ def without_abbreviations(parser: argparse.ArgumentParser) -> argparse.ArgumentP
 
 
 def kefu_parser() -> argparse.ArgumentParser:
-    cli = pytest.importorskip("bot.cli", reason="bot/cli.py (the kefu CLI) is not written yet")
-    return without_abbreviations(cli.build_parser())
+    return without_abbreviations(build_parser())
 
 
 def rasa_sdk_parser() -> argparse.ArgumentParser:

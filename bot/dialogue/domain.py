@@ -32,7 +32,12 @@ BUILTIN_ACTIONS = (
 
 
 class DomainError(ProjectError):
-    """The domain is not valid; the message names the part that is wrong."""
+    """The domain is not valid; the message names the part that is wrong and ``path``
+    locates it (e.g. ``("responses", "utter_greet")``) so a loader can add the line."""
+
+    def __init__(self, message: str, path: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,7 @@ class Domain:
         domain.carry_over_slots = bool(session.get("carry_over_slots_to_new_session", True))
         mode = data.get("answer_mode", "template")
         if mode not in ("template", "generate", "hybrid"):
-            raise DomainError(f"answer_mode must be template, generate or hybrid, got {mode!r}")
+            raise DomainError(f"answer_mode must be template, generate or hybrid, got {mode!r}", ("answer_mode",))
         domain.answer_mode = mode
         return domain
 
@@ -111,7 +116,7 @@ class Domain:
                 name, props = next(iter(item.items()))
                 props = props or {}
             else:
-                raise DomainError(f"intents: expected a name or {{name: {{...}}}}, got {item!r}")
+                raise DomainError(f"intents: expected a name or {{name: {{...}}}}, got {item!r}", ("intents",))
             self.intents.append(str(name))
             use = props.get("use_entities", True)
             ignore = props.get("ignore_entities") or []
@@ -129,17 +134,18 @@ class Domain:
                 self.entities.append(str(name))
                 self.entity_roles[str(name)] = tuple((props or {}).get("roles") or ())
             else:
-                raise DomainError(f"entities: expected a name or {{name: {{roles: [...]}}}}, got {item!r}")
+                raise DomainError(f"entities: expected a name or {{name: {{roles: [...]}}}}, got {item!r}", ("entities",))
 
     def _load_responses(self, responses: dict[str, Any]) -> None:
         if not isinstance(responses, dict):
-            raise DomainError("responses: expected a mapping of utter_* names to lists of variations")
+            raise DomainError("responses: expected a mapping of utter_* names to lists of variations", ("responses",))
         for name, variations in responses.items():
             if not isinstance(variations, list) or not variations:
-                raise DomainError(f"responses.{name}: expected a non-empty list of variations")
+                raise DomainError(f"responses.{name}: expected a non-empty list of variations", ("responses", name))
             for variation in variations:
                 if not isinstance(variation, dict):
-                    raise DomainError(f"responses.{name}: each variation must be a mapping with text, buttons, ...")
+                    raise DomainError(f"responses.{name}: each variation must be a mapping with text, buttons, ...",
+                                      ("responses", name))
             self.responses[str(name)] = variations
 
     def _load_forms(self, forms: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -205,11 +211,12 @@ class Domain:
 
 def _parse_mapping(slot_name: str, raw: Any) -> SlotMapping:
     if not isinstance(raw, dict) or "type" not in raw:
-        raise DomainError(f"slots.{slot_name}.mappings: each mapping needs a type, got {raw!r}")
+        raise DomainError(f"slots.{slot_name}.mappings: each mapping needs a type, got {raw!r}", ("slots", slot_name))
     kind = raw["type"]
     allowed = {"from_entity", "from_intent", "from_text", "from_trigger_intent", "custom"}
     if kind not in allowed:
-        raise DomainError(f"slots.{slot_name}.mappings: type must be one of {sorted(allowed)}, got {kind!r}")
+        raise DomainError(f"slots.{slot_name}.mappings: type must be one of {sorted(allowed)}, got {kind!r}",
+                          ("slots", slot_name))
 
     def as_tuple(value: Any) -> tuple[str, ...]:
         if value is None:

@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass, field
 
 from bot.dialogue.domain import Domain, Form
-from bot.dialogue.events import Event, slot
+from bot.dialogue.events import ACTION_LISTEN, Event, slot
 from bot.dialogue.slots import trigger_intent_slots
 from bot.dialogue.tracker import DialogueTracker
 
@@ -46,6 +46,9 @@ def start(form: Form, tracker: DialogueTracker, *, now: float) -> FormStart:
         events: list[Event] = [{"event": "active_loop", "timestamp": now, "name": form.name}]
         events += trigger_intent_slots(tracker, form.name, now=now)
         return FormStart(events, validation_action=validation_action(tracker.domain, form))
+    if tracker.latest_action_name != ACTION_LISTEN:
+        # Back after a digression: no new answer to check, just ask again.
+        return FormStart()
     filled = tracker.slots_set_since_user()
     intent = tracker.latest_intent
     answered = any(name in form.required_slots for name in filled) and intent not in form.ignored_intents

@@ -144,11 +144,20 @@ def _condition_events(conditions: list[Any], where: str) -> list[Event]:
     return events
 
 
+def _where(source: str, item: dict[str, Any], kind: str) -> str:
+    """``file: line N: rule 'name'`` when the YAML loader recorded lines."""
+    line = getattr(item, "lines", {}).get(kind)
+    name = item.get(kind, f"unnamed {kind}")
+    return f"{source}: line {line}: {kind} '{name}'" if line else f"{source}: {kind} '{name}'"
+
+
 def load_rules(items: list[dict[str, Any]], source: str = "rules") -> list[Conversation]:
     rules = []
     for item in items or []:
+        if not isinstance(item, dict):
+            raise ProjectError(f"{source}: each rule must be a mapping with `rule` and `steps`, got {item!r}")
         name = str(item.get("rule", "unnamed rule"))
-        where = f"{source}: rule '{name}'"
+        where = _where(source, item, "rule")
         conditions = _condition_events(item.get("condition") or [], where)
         for events in _expand(where, item.get("steps") or []):
             rules.append(Conversation(name, "rule", tuple(conditions + events),
@@ -161,8 +170,10 @@ def load_stories(items: list[dict[str, Any]], source: str = "stories") -> list[C
     """Stories as event lists, with checkpoint-linked parts joined end to start."""
     parts: list[tuple[str, list[Event]]] = []
     for item in items or []:
+        if not isinstance(item, dict):
+            raise ProjectError(f"{source}: each story must be a mapping with `story` and `steps`, got {item!r}")
         name = str(item.get("story", "unnamed story"))
-        for events in _expand(f"{source}: story '{name}'", item.get("steps") or []):
+        for events in _expand(_where(source, item, "story"), item.get("steps") or []):
             parts.append((name, events))
 
     def starts(events: list[Event]) -> str | None:

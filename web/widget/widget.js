@@ -904,7 +904,13 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
       this.status = h("p", { class: "status", role: "status", "data-testid": "status", "data-state": "idle" }, this.statusText);
       this.humanButton = h(
         "button",
-        { class: "header-button", type: "button", "data-testid": "human-button", "aria-label": t.talkToHuman, title: t.talkToHuman, onclick: () => this.actions.human() },
+        {
+          class: "header-button", type: "button", "data-testid": "human-button", "aria-label": t.talkToHuman, title: t.talkToHuman,
+          onclick: () => {
+            this.actions.human();
+            this.focusComposer(); // the button hides while handed off
+          },
+        },
         icon("headset")
       );
       this.menuButton = h(
@@ -934,13 +940,19 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
           },
           icon(iconName), label
         );
-      this.menuHuman = menuItem("menu-human", "headset", t.talkToHuman, () => this.actions.human());
+      this.menuHuman = menuItem("menu-human", "headset", t.talkToHuman, () => {
+        this.actions.human();
+        this.focusComposer();
+      });
       this.menu = h(
         "div",
         { class: "menu", id: "kefu-menu", role: "menu", "aria-label": t.moreOptions, "data-testid": "menu", hidden: true },
         this.menuHuman,
-        menuItem("menu-rate", "star", t.rate, () => this.actions.offerRating()),
-        menuItem("menu-new", "plus", t.newConversation, () => this.actions.newConversation())
+        menuItem("menu-rate", "star", t.rate, () => this.actions.offerRating().querySelector("button").focus()),
+        menuItem("menu-new", "plus", t.newConversation, () => {
+          this.actions.newConversation();
+          this.focusComposer();
+        })
       );
       return h(
         "div",
@@ -1016,6 +1028,13 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
       this.input.style.height = Math.min(this.input.scrollHeight + 3, 140) + "px";
     }
 
+    /** Where focus goes after an action removed the focused control (quick reply, retry...). */
+    focusComposer() {
+      // On phones focusing the textarea would pop the keyboard over the history.
+      if (this.isFullscreen && window.matchMedia("(pointer: coarse)").matches) this.panel.focus({ preventScroll: true });
+      else this.input.focus();
+    }
+
     submit() {
       const text = this.input.value.trim();
       if (!text) return;
@@ -1036,6 +1055,7 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
       if (this.isOpen) return;
       this.isOpen = true;
       this.panel.hidden = false;
+      this.panel.setAttribute("aria-modal", this.isFullscreen ? "true" : "false");
       this.rootElement.dataset.open = "true";
       this.launcher.setAttribute("aria-expanded", "true");
       this.launcher.setAttribute("aria-label", this.t.closeChat);
@@ -1046,11 +1066,7 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
         document.documentElement.style.overflow = "hidden";
       }
       this.scrollToEnd();
-      if (focus) {
-        // On phones focusing the textarea would pop the keyboard over the history.
-        if (this.isFullscreen && window.matchMedia("(pointer: coarse)").matches) this.panel.focus();
-        else this.input.focus();
-      }
+      if (focus) this.focusComposer();
     }
 
     close() {
@@ -1217,7 +1233,13 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
         buttons.map((button) =>
           h(
             "button",
-            { class: "quick-reply", type: "button", "data-testid": "quick-reply", "data-payload": button.payload, onclick: () => this.actions.quickReply(button.payload, button.title) },
+            {
+              class: "quick-reply", type: "button", "data-testid": "quick-reply", "data-payload": button.payload,
+              onclick: () => {
+                this.actions.quickReply(button.payload, button.title);
+                this.focusComposer(); // the buttons are gone once answered
+              },
+            },
             button.title
           )
         )
@@ -1230,7 +1252,17 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
       item.dataset.status = status;
       if (status === "failed") {
         slot.replaceChildren(
-          h("button", { class: "retry", type: "button", "data-testid": "retry", onclick: () => this.actions.retry(item.dataset.clientId) }, icon("alert"), t.notSent)
+          h(
+            "button",
+            {
+              class: "retry", type: "button", "data-testid": "retry",
+              onclick: () => {
+                this.actions.retry(item.dataset.clientId);
+                this.focusComposer();
+              },
+            },
+            icon("alert"), t.notSent
+          )
         );
       } else {
         slot.replaceChildren(icon(status === "sent" ? "check" : "clock"), h("span", { class: "sr-only" }, status === "sent" ? t.sent : t.sending));
@@ -1366,13 +1398,13 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
       this.insertConfirmed(h("div", { class: "notice", "data-testid": "notice", "data-kind": kind }, text), { forceScroll: true });
     }
 
-    /** The rating card; only one unanswered card at a time. */
+    /** Shows the rating card (one unanswered card at a time) and returns it. */
     showCsat() {
       const waiting = Array.from(this.log.querySelectorAll(".csat")).find((card) => card.dataset.rated !== "true");
       if (waiting) {
         waiting.remove();
         this.insertConfirmed(waiting, { forceScroll: true });
-        return;
+        return waiting;
       }
       const t = this.t;
       const questionId = "kefu-csat-" + randomId().slice(0, 8);
@@ -1398,6 +1430,7 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
         );
       }
       this.insertConfirmed(card, { forceScroll: true });
+      return card;
     }
 
     rated(card, stars, score) {
@@ -1557,7 +1590,7 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
       this.conversationId = null;
       this.token = null;
       this.storage.write("conversation", null);
-      this.resetConversation();
+      this.resetConversation({ persist: true });
       this.view.addNotice(this.t.newConversationStarted, "info");
       this.ready = false;
       this.setStatus("connecting");
@@ -1644,7 +1677,7 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
       // Another tab of this shop started or switched conversations: follow it.
       this.conversationId = nextId;
       this.token = (next && next.token) || null;
-      this.resetConversation();
+      this.resetConversation({ persist: false }); // the other tab owns what is stored
       if (this.connection.started) this.connection.restart();
     }
 
@@ -1681,7 +1714,7 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
       const id = frame.conversation_id != null ? String(frame.conversation_id) : null;
       if (this.conversationId && id !== this.conversationId) {
         // The stored conversation was refused (expired, wrong token): a new one started.
-        this.resetConversation();
+        this.resetConversation({ persist: true });
         this.view.addNotice(this.t.newConversationStarted, "info");
       }
       this.conversationId = id;
@@ -1826,17 +1859,20 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
       if (removeBubble) this.view.removeByClientId(id);
     }
 
-    resetConversation() {
+    /** Forgets the shown conversation; `persist` also clears what this tab stored for it. */
+    resetConversation({ persist }) {
       this.seen.clear();
       this.cursor = null;
       this.cursorAtLoad = null;
-      this.storage.write("cursor", null);
       this.unread = 0;
       this.view.setUnread(0);
       this.handoff = "bot";
       this.view.setHandoff("bot");
       this.view.clearConversation();
-      this.saveUi();
+      if (persist) {
+        this.storage.write("cursor", null);
+        this.saveUi();
+      }
     }
 
     setStatus(state) {
