@@ -19,6 +19,7 @@ from starlette.routing import Route, WebSocketRoute
 from bot.config import Settings
 from bot.dialogue.engine import EngineConfig
 from bot.errors import KefuError, ServiceUnavailable
+from bot.live import LiveHub
 from bot.nlu import NluService
 from bot.project import load_project
 from bot.ratelimit import ConnectionCounter
@@ -82,6 +83,9 @@ def create_app(settings: Settings, *, nlu: NluService | None = None, actions: ob
             from bot.actions_client import ActionClient
 
             action_client = ActionClient(settings.action_endpoint)
+        live = LiveHub(store.redis, prefix=settings.redis_prefix)
+        live.start()
+        app.state.live = live
         app.state.settings = settings
         app.state.connections = ConnectionCounter(settings.limits.connections_per_ip)
         app.state.service = ConversationService(
@@ -100,6 +104,7 @@ def create_app(settings: Settings, *, nlu: NluService | None = None, actions: ob
                 await action_client.aclose()
             if nlu is None:
                 service_nlu.close()
+            await live.close()
             await store.close()
 
     routes = [

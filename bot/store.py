@@ -12,6 +12,8 @@ Keys, under a configurable prefix (``kefu:`` by default), per conversation ``C``
   transcript archiver consumes with a consumer group. Written in the same script as the
   event, so an event is never in one stream and missing from the other.
 - ``conversations``   sorted set, conversation id scored by last activity (ms).
+- ``live:C``          pub/sub channel: every appended event, as ``<event id>\n<json>``,
+  for the websockets of any replica that has the conversation open (:mod:`bot.live`).
 
 Every Redis failure surfaces as :class:`bot.errors.ServiceUnavailable`.
 """
@@ -38,7 +40,7 @@ Event = dict[str, Any]
 # Appends events and their feed pointers atomically; for a user message, first checks the
 # client message id so a resend returns the original event id instead of a second copy.
 _APPEND_SCRIPT = """
-local msgids, events, feed, index = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local msgids, events, feed, index, live = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local conversation, client_id, ttl, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 if client_id ~= '' then
   local existing = redis.call('HGET', msgids, client_id)
@@ -48,6 +50,7 @@ local result = {1}
 for i = 5, #ARGV do
   local id = redis.call('XADD', events, '*', 'e', ARGV[i])
   redis.call('XADD', feed, '*', 'c', conversation, 'i', id)
+  redis.call('PUBLISH', live, id .. string.char(10) .. ARGV[i])
   table.insert(result, id)
   if client_id ~= '' and i == 5 then redis.call('HSET', msgids, client_id, id) end
 end
@@ -147,6 +150,7 @@ class ConversationStore:
             self._key(conversation_id, "events"),
             self.feed_key,
             self.index_key,
+            f"{self.prefix}live:{conversation_id}",
         ]
         args = [conversation_id, client_id, self.transcript_ttl_s, int(time.time() * 1000), *payload]
         async with _redis_errors():

@@ -58,7 +58,7 @@ class ConversationService:
         self,
         store: ConversationStore,
         engine: DialogueEngine,
-        nlu: NluService,
+        nlu: NluService | None,
         *,
         actions: Any | None = None,
         lock_wait_s: float = 10.0,
@@ -106,6 +106,8 @@ class ConversationService:
         """Store the message, acknowledge it, and run the bot's answer."""
         async with self.store.lock(conversation_id, wait_s=self.lock_wait_s, ttl_ms=self.lock_ttl_ms):
             tracker, _ = await self._load_tracker(conversation_id)
+            if self.nlu is None:
+                raise RuntimeError("this ConversationService has no NLU; it cannot take customer messages")
             parse = await self.nlu.parse(text)
             new_events = self.engine.user_message_events(
                 tracker, text, parse, now=self.clock(), message_id=client_message_id, input_channel=input_channel
@@ -142,6 +144,36 @@ class ConversationService:
                 return []
             log.info("resuming an unanswered turn in conversation %s", conversation_id[:8])
             return await self._run_actions(tracker)
+
+    # -- staff ----------------------------------------------------------------------------
+    async def take_over(self, conversation_id: str, *, agent: str) -> list[StoredEvent]:
+        """A person takes the conversation: the bot pauses and the customer is told."""
+        async with self.store.lock(conversation_id, wait_s=self.lock_wait_s, ttl_ms=self.lock_ttl_ms):
+            tracker, _ = await self._load_tracker(conversation_id)
+            now = self.clock()
+            events: list[dict[str, Any]] = [{"event": "handoff", "timestamp": now, "state": "human", "agent": agent}]
+            if not tracker.paused:
+                events.append(ev.pause(timestamp=now))
+            return await self._append(tracker, events)
+
+    async def staff_reply(self, conversation_id: str, text: str, *, agent: str) -> list[StoredEvent]:
+        """A staff member's message to the customer (taking the conversation over if needed)."""
+        produced: list[StoredEvent] = []
+        tracker, _ = await self._load_tracker(conversation_id)
+        if tracker.handoff_state != "human":
+            produced += await self.take_over(conversation_id, agent=agent)
+        async with self.store.lock(conversation_id, wait_s=self.lock_wait_s, ttl_ms=self.lock_ttl_ms):
+            tracker, _ = await self._load_tracker(conversation_id)
+            message = ev.bot(text, timestamp=self.clock(), metadata={"source": "human", "agent": agent})
+            return produced + await self._append(tracker, [message])
+
+    async def hand_back(self, conversation_id: str, *, agent: str) -> list[StoredEvent]:
+        """Give the conversation back to the bot, which answers the next message again."""
+        async with self.store.lock(conversation_id, wait_s=self.lock_wait_s, ttl_ms=self.lock_ttl_ms):
+            tracker, _ = await self._load_tracker(conversation_id)
+            now = self.clock()
+            events = [{"event": "handoff", "timestamp": now, "state": "bot", "agent": agent}, ev.resume(timestamp=now)]
+            return await self._append(tracker, events)
 
     async def record_event(self, conversation_id: str, event: dict[str, Any]) -> str:
         """Append a non-dialogue event (for example a CSAT score) to the transcript."""

@@ -8,8 +8,10 @@ sees only a generic ``internal`` error. Nothing from the server's internals is e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections import OrderedDict
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -17,7 +19,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from bot import protocol
 from bot.config import Settings
 from bot.errors import ClientError, ServiceUnavailable
+from bot.live import LiveHub
 from bot.ratelimit import ConnectionCounter, TokenBucket
+from bot.store import StoredEvent
 from bot.tokens import new_conversation_id, sign_conversation, verify_conversation
 from bot.turns import ConversationService
 
@@ -33,13 +37,60 @@ _MESSAGES = {
 class WidgetConnection:
     """One websocket connection from a widget."""
 
-    def __init__(self, websocket: WebSocket, service: ConversationService, settings: Settings) -> None:
+    # How many sent event ids and own client message ids to remember for de-duplication.
+    REMEMBERED = 512
+
+    def __init__(self, websocket: WebSocket, service: ConversationService, settings: Settings,
+                 hub: LiveHub | None = None) -> None:
         self.ws = websocket
         self.service = service
         self.settings = settings
+        self.hub = hub
         self.conversation_id: str | None = None
         self.bucket = TokenBucket(settings.limits.messages_per_second, settings.limits.message_burst)
         self._send_lock = asyncio.Lock()
+        # An event reaches this socket twice (the turn's own result and the live feed):
+        # whichever comes first is sent, the other is dropped.
+        self._sent: OrderedDict[str, None] = OrderedDict()
+        self._own_messages: OrderedDict[str, None] = OrderedDict()
+        self._live_queue: asyncio.Queue[StoredEvent] | None = None
+        self._live_task: asyncio.Task[None] | None = None
+
+    @staticmethod
+    def _remember(memory: OrderedDict[str, None], key: str) -> None:
+        memory[key] = None
+        while len(memory) > WidgetConnection.REMEMBERED:
+            memory.popitem(last=False)
+
+    async def send_event(self, stored: StoredEvent) -> None:
+        """Send an event's frame once, however many paths it arrives by."""
+        frame = protocol.event_frame(stored)
+        if frame is None:
+            return
+        if stored.event.get("event") == "user" and stored.event.get("message_id") in self._own_messages:
+            return  # this widget shows its own message already
+        async with self._send_lock:
+            if stored.event_id in self._sent or self.ws.application_state != WebSocketState.CONNECTED:
+                return
+            self._remember(self._sent, stored.event_id)
+            await self.ws.send_json(frame)
+
+    async def _forward_live(self) -> None:
+        assert self._live_queue is not None
+        while True:
+            stored = await self._live_queue.get()
+            try:
+                await self.send_event(stored)
+            except Exception:  # a closed socket ends the connection elsewhere
+                log.debug("live frame not delivered", exc_info=True)
+
+    async def close(self) -> None:
+        if self._live_task is not None:
+            self._live_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._live_task
+        if self.hub is not None and self._live_queue is not None and self.conversation_id:
+            await self.hub.unsubscribe(self.conversation_id, self._live_queue)
 
     async def send(self, frame: dict[str, Any]) -> None:
         if self.ws.application_state != WebSocketState.CONNECTED:
@@ -110,17 +161,17 @@ class WidgetConnection:
         await self.send(
             {"type": "welcome", "conversation_id": conversation_id, "token": sign_conversation(secret, conversation_id), "resumed": resumed}
         )
+        if self.hub is not None:
+            # Subscribe before reading the history, so no event falls between the two.
+            self._live_queue = await self.hub.subscribe(conversation_id)
+            self._live_task = asyncio.create_task(self._forward_live())
         if not resumed:
             return
         for stored in await self.service.history(conversation_id, after=hello.last_event_id):
-            frame = protocol.event_frame(stored)
-            if frame is not None:
-                await self.send(frame)
+            await self.send_event(stored)
         # A reply cut short by a crash is produced now, so the customer still gets it.
         for stored in await self.service.resume_pending_turn(conversation_id):
-            frame = protocol.event_frame(stored)
-            if frame is not None:
-                await self.send(frame)
+            await self.send_event(stored)
 
     async def on_user(self, message: protocol.UserMessage) -> None:
         assert self.conversation_id is not None
@@ -131,14 +182,13 @@ class WidgetConnection:
                 await self.send({"type": "typing", "on": True})
 
         metadata = {"title": message.title} if message.title else None
+        self._remember(self._own_messages, message.id)
         try:
             result = await self.service.handle_user_message(
                 self.conversation_id, message.id, message.text, on_ack=ack, metadata=metadata
             )
             for stored in result.events:
-                frame = protocol.event_frame(stored)
-                if frame is not None:
-                    await self.send(frame)
+                await self.send_event(stored)
                 if stored.event.get("event") == "action" and stored.event.get("name") == "utter_goodbye":
                     await self.send({"type": "csat_request"})
         finally:
@@ -161,8 +211,11 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         return
     try:
         await websocket.accept()
-        connection = WidgetConnection(websocket, state.service, settings)
-        await connection.run()
+        connection = WidgetConnection(websocket, state.service, settings, state.live)
+        try:
+            await connection.run()
+        finally:
+            await connection.close()
     except WebSocketDisconnect:
         pass
     except Exception:

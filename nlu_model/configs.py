@@ -20,6 +20,7 @@ class TrainConfig:
     vocab_size: int = 8000  # WordPiece vocabulary trained on the data (an upper bound)
     sparse_max_features: int = 60000  # word + char n-grams kept; 0 turns the sparse path off
     sparse_dim: int = 256
+    ngram_dropout: float = 0.2  # share of a text's n-grams dropped in each training step
     # optimisation
     batch_size: int = 64
     learning_rate: float = 1e-3

@@ -15,7 +15,7 @@ from tokenizers import Tokenizer
 from .data import EntitySpan
 from .tokenizer import PAD_ID
 
-IGNORE_INDEX = -100  # positions the loss skips: [CLS] and padding
+IGNORE_INDEX = -100  # positions the loss skips: special tokens and padding
 OUTSIDE = "O"
 
 
@@ -43,15 +43,15 @@ def encode_texts(tokenizer: Tokenizer, texts: Sequence[str], max_len: int) -> tu
 
 def tag_ids_for(offsets: Sequence[tuple[int, int]], entities: Sequence[EntitySpan], tag_index: dict[str, int]) -> list[int]:
     """The BIO tag id of every token: a token belongs to a span when their characters overlap."""
-    tags = [tag_index[OUTSIDE]] * len(offsets)
-    tags[0] = IGNORE_INDEX  # [CLS]
+    # Special tokens ([CLS], [SEP]) cover no characters; the loss skips them.
+    tags = [IGNORE_INDEX if start == end else tag_index[OUTSIDE] for start, end in offsets]
     for span in entities:
         label = entity_label(span)
         if f"B-{label}" not in tag_index:
             continue  # an entity type unseen in training (e.g. only in the validation split)
         first = True
         for position, (start, end) in enumerate(offsets):
-            if position == 0 or end <= span.start or start >= span.end:
+            if start == end or end <= span.start or start >= span.end:
                 continue
             tags[position] = tag_index[f"B-{label}" if first else f"I-{label}"]
             first = False

@@ -11,41 +11,29 @@ import math
 import random
 import time
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from tokenizers import Tokenizer
 from torch.nn import functional as F
 
 from .calibration import fit_fallback_thresholds, fit_temperature
 from .checkpoint import KEFU_VERSION, Inference, Labels, is_model_folder, load_model, save_model, warm_start
 from .configs import TrainConfig, get_config
 from .data import OUT_OF_SCOPE_INTENTS, SENTIMENTS, Example, NluData
-from .encoding import IGNORE_INDEX, bio_tags, encode_texts, entity_label, pad, tag_ids_for
+from .dataset import EncodedSet, add_frozen_states, collate, encode_examples, length_bucketed_batches
+from .encoding import IGNORE_INDEX, bio_tags, entity_label
 from .features import NgramFeaturizer
 from .metrics import classification_report
-from .model import ModelConfig, NluModel, SparseFeatures
+from .model import ModelConfig, NluModel
+from .pretrained import PretrainedCheckpointError, is_pretrained_checkpoint, load_pretrained
 from .tokenizer import train_tokenizer
 
 
 class TrainingError(ValueError):
     """Data that a model cannot be trained on (e.g. a single intent), or a bad `init_from`."""
-
-
-@dataclass
-class EncodedSet:
-    """A split of the examples, encoded once before the loop."""
-
-    ids: list[list[int]]
-    tags: list[list[int]]
-    intents: list[int]
-    sentiments: list[int]
-    sparse: list[tuple[list[int], list[float]]]
-
-    def __len__(self) -> int:
-        return len(self.ids)
 
 
 def stratified_split(examples: list[Example], config: TrainConfig, rng: random.Random) -> tuple[list[Example], list[Example]]:
@@ -78,59 +66,8 @@ def build_labels(data: NluData, train_examples: list[Example]) -> Labels:
     )
 
 
-def encode_examples(examples: list[Example], tokenizer: Any, featurizer: NgramFeaturizer | None, labels: Labels, max_len: int) -> EncodedSet:
-    texts = [example.text for example in examples]
-    ids, offsets = encode_texts(tokenizer, texts, max_len)
-    intent_index = {name: i for i, name in enumerate(labels.intents)}
-    tag_index = {name: i for i, name in enumerate(labels.tags)}
-    sentiment_index = {name: i for i, name in enumerate(labels.sentiments)}
-    return EncodedSet(
-        ids=ids,
-        tags=[tag_ids_for(o, example.entities, tag_index) for o, example in zip(offsets, examples)],
-        intents=[intent_index[example.intent] for example in examples],
-        sentiments=[sentiment_index.get(example.sentiment or "", IGNORE_INDEX) for example in examples],
-        sparse=[featurizer.vector(text) for text in texts] if featurizer is not None else [],
-    )
-
-
-def collate(encoded: EncodedSet, rows: list[int]) -> dict[str, Any]:
-    """One batch of tensors: ids/mask (B, T), tags (B, T), intents (B,), sentiments (B,), sparse."""
-    ids = pad([encoded.ids[r] for r in rows])
-    lengths = torch.tensor([len(encoded.ids[r]) for r in rows])
-    mask = torch.arange(ids.shape[1])[None, :] < lengths[:, None]
-    sparse = None
-    if encoded.sparse:
-        indices, offsets, weights = [], [], []
-        for r in rows:
-            offsets.append(len(indices))
-            indices.extend(encoded.sparse[r][0])
-            weights.extend(encoded.sparse[r][1])
-        sparse = SparseFeatures(torch.tensor(indices, dtype=torch.long), torch.tensor(offsets, dtype=torch.long), torch.tensor(weights))
-    return {
-        "ids": ids,
-        "mask": mask,
-        "tags": pad([encoded.tags[r] for r in rows], value=IGNORE_INDEX),
-        "intents": torch.tensor([encoded.intents[r] for r in rows]),
-        "sentiments": torch.tensor([encoded.sentiments[r] for r in rows]),
-        "sparse": sparse,
-    }
-
-
-def length_bucketed_batches(encoded: EncodedSet, batch_size: int, rng: random.Random) -> list[list[int]]:
-    """Shuffled batches of similar-length examples, so little compute is spent on padding."""
-    order = list(range(len(encoded)))
-    rng.shuffle(order)
-    chunk = batch_size * 50
-    batches = []
-    for start in range(0, len(order), chunk):
-        block = sorted(order[start : start + chunk], key=lambda r: len(encoded.ids[r]))
-        batches.extend(block[i : i + batch_size] for i in range(0, len(block), batch_size))
-    rng.shuffle(batches)
-    return batches
-
-
 def compute_loss(model: NluModel, batch: dict[str, Any], config: TrainConfig) -> torch.Tensor:
-    out = model(batch["ids"], batch["mask"], batch["sparse"])
+    out = model(batch["ids"], batch["mask"], batch["sparse"], batch["encoded"])
     loss = F.cross_entropy(out.intent_logits, batch["intents"], label_smoothing=config.label_smoothing)
     if out.sparse_intent_logits is not None and config.path_loss_weight > 0:
         for logits in (out.dense_intent_logits, out.sparse_intent_logits):
@@ -153,7 +90,7 @@ def predict_logits(model: NluModel, encoded: EncodedSet, batch_size: int = 256) 
     chunks = []
     for start in range(0, len(encoded), batch_size):
         batch = collate(encoded, list(range(start, min(start + batch_size, len(encoded)))))
-        chunks.append(model(batch["ids"], batch["mask"], batch["sparse"]).intent_logits)
+        chunks.append(model(batch["ids"], batch["mask"], batch["sparse"], batch["encoded"]).intent_logits)
     return torch.cat(chunks) if chunks else torch.zeros(0, model.config.n_intents)
 
 
@@ -184,10 +121,11 @@ def train(
 ) -> dict[str, Any]:
     """Train on `data`, write the model folder to `out_dir` and return the report (also in report.json).
 
-    `init_from` is a previous Kefu model folder: its tokenizer and n-gram vocabulary are reused
-    and its weights copied where they fit (new intents start fresh). Raises `TrainingError` for
-    data with fewer than two intents or an `init_from` that is not a model folder, `KeyError`
-    for an unknown config name.
+    `init_from` is either a previous Kefu model folder (its tokenizer and n-gram vocabulary are
+    reused and its weights copied where they fit; new intents start fresh) or a local
+    HuggingFace BERT-family checkpoint such as all-MiniLM-L6-v2 (used as a frozen encoder under
+    freshly trained heads). Raises `TrainingError` for data with fewer than two intents or an
+    unusable `init_from`, `KeyError` for an unknown config name.
     """
     started = time.perf_counter()
     config = get_config(config_name)
@@ -199,43 +137,16 @@ def train(
         raise TrainingError(f"need at least two intents to train a classifier, got {data.intents}")
 
     train_examples, validation_examples = stratified_split(data.examples, config, rng)
-    train_texts = [example.text for example in train_examples]
-    previous = None
-    if init_from is not None:
-        if not is_model_folder(Path(init_from)):
-            raise TrainingError(f"--init-from {init_from}: not a Kefu model folder (no config.json with kefu_version)")
-        previous = load_model(init_from)
-        tokenizer, featurizer = previous.tokenizer, previous.featurizer
-    else:
-        tokenizer = train_tokenizer(train_texts, vocab_size=config.vocab_size)
-        featurizer = None
-        if config.sparse_max_features > 0:
-            featurizer = NgramFeaturizer(max_features=config.sparse_max_features).fit(train_texts)
     labels = build_labels(data, train_examples)
-
-    model_config = ModelConfig(
-        vocab_size=tokenizer.get_vocab_size(),
-        n_intents=len(labels.intents),
-        n_entity_tags=len(labels.tags),
-        n_sentiments=len(labels.sentiments),
-        n_sparse_features=len(featurizer) if featurizer is not None else 0,
-        sparse_dim=config.sparse_dim,
-        max_len=config.max_len,
-        n_layer=config.n_layer,
-        n_head=config.n_head,
-        n_embd=config.n_embd,
-        dropout=config.dropout,
-    )
-    if previous is not None:
-        # Keep the previous network's shape so its weights fit; only the label counts change.
-        shape = {k: previous.config[k] for k in ("n_layer", "n_head", "n_embd", "max_len", "sparse_dim")}
-        model_config = ModelConfig(**{**model_config.to_dict(), **shape})
-    model = NluModel(model_config)
-    if previous is not None:
-        warm_start(model, previous.model, previous.labels, labels)
+    model, tokenizer, featurizer, frozen_encoder = _build_model(config, labels, train_examples, init_from)
 
     train_set = encode_examples(train_examples, tokenizer, featurizer, labels, config.max_len)
     validation_set = encode_examples(validation_examples, tokenizer, featurizer, labels, config.max_len)
+    if frozen_encoder:
+        for parameter in model.encoder.parameters():
+            parameter.requires_grad_(False)
+        add_frozen_states(model, train_set)
+        add_frozen_states(model, validation_set)
     model, history, epochs_run = _fit(model, train_set, validation_set, config, rng, progress)
 
     inference, validation_scores = _calibrate(model, validation_set, labels, config)
@@ -276,16 +187,74 @@ def train(
     return report
 
 
+def _build_model(
+    config: TrainConfig, labels: Labels, train_examples: list[Example], init_from: Path | None
+) -> tuple[NluModel, Tokenizer, NgramFeaturizer | None, bool]:
+    """(model, tokenizer, featurizer, frozen encoder?) for training from scratch, from an earlier
+    Kefu model (warm start) or from a pretrained BERT-family checkpoint (frozen encoder)."""
+    train_texts = [example.text for example in train_examples]
+    previous = pretrained = None
+    if init_from is not None and is_model_folder(Path(init_from)):
+        previous = load_model(init_from)
+        tokenizer, featurizer = previous.tokenizer, previous.featurizer
+    else:
+        if init_from is not None:
+            if not is_pretrained_checkpoint(Path(init_from)):
+                raise TrainingError(f"--init-from {init_from}: neither a Kefu model folder nor a HuggingFace checkpoint")
+            try:
+                pretrained = load_pretrained(Path(init_from))
+            except PretrainedCheckpointError as exc:
+                raise TrainingError(f"--init-from {exc}") from exc
+            tokenizer = pretrained.tokenizer
+        else:
+            tokenizer = train_tokenizer(train_texts, vocab_size=config.vocab_size)
+        featurizer = None
+        if config.sparse_max_features > 0:
+            featurizer = NgramFeaturizer(max_features=config.sparse_max_features).fit(train_texts)
+
+    model_config = ModelConfig(
+        vocab_size=tokenizer.get_vocab_size(),
+        n_intents=len(labels.intents),
+        n_entity_tags=len(labels.tags),
+        n_sentiments=len(labels.sentiments),
+        n_sparse_features=len(featurizer) if featurizer is not None else 0,
+        sparse_dim=config.sparse_dim,
+        max_len=config.max_len,
+        n_layer=config.n_layer,
+        n_head=config.n_head,
+        n_embd=pretrained.hidden_size if pretrained else config.n_embd,
+        dropout=config.dropout,
+        pretrained=pretrained.config if pretrained else None,
+    )
+    if previous is not None:
+        # Keep the previous network's shape so its weights fit; only the label counts change.
+        shape = {k: previous.config.get(k) for k in ("n_layer", "n_head", "n_embd", "max_len", "sparse_dim", "pretrained")}
+        model_config = ModelConfig(**{**model_config.to_dict(), **shape})
+    model = NluModel(model_config)
+    if previous is not None:
+        warm_start(model, previous.model, previous.labels, labels)
+    if pretrained is not None:
+        model.encoder.load_state_dict(pretrained.state_dict)
+    frozen = pretrained is not None or bool(model_config.pretrained)
+    return model, tokenizer, featurizer, frozen
+
+
 def _fit(
     model: NluModel, train_set: EncodedSet, validation_set: EncodedSet, config: TrainConfig, rng: random.Random, progress: bool
 ) -> tuple[NluModel, list[dict[str, float]], int]:
     """The training loop; returns the model with its best validation weights restored."""
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "wpe" not in n]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2 or "wpe" in n]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.learning_rate,
-    )
+    sparse_weights = [model.sparse.weight] if model.sparse is not None else []
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad and all(p is not w for w in sparse_weights)]
+    decay = [p for n, p in trainable if p.dim() >= 2 and "wpe" not in n]
+    no_decay = [p for n, p in trainable if p.dim() < 2 or "wpe" in n]
+    optimizers: list[torch.optim.Optimizer] = [
+        torch.optim.AdamW(
+            [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=config.learning_rate,
+        )
+    ]
+    if sparse_weights:
+        optimizers.append(torch.optim.SparseAdam(sparse_weights, lr=config.learning_rate))
     steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
     total_steps = steps_per_epoch * config.max_epochs
     best_accuracy, best_state, best_epoch = -1.0, copy.deepcopy(model.state_dict()), 0
@@ -305,13 +274,17 @@ def _fit(
             running = 0.0
             batches = length_bucketed_batches(train_set, config.batch_size, rng)
             for rows in batches:
-                for group in optimizer.param_groups:
-                    group["lr"] = _learning_rate(step, total_steps, config)
-                loss = compute_loss(model, collate(train_set, rows), config)
-                optimizer.zero_grad(set_to_none=True)
+                learning_rate = _learning_rate(step, total_steps, config)
+                for optimizer in optimizers:
+                    for group in optimizer.param_groups:
+                        group["lr"] = learning_rate
+                    optimizer.zero_grad(set_to_none=True)
+                batch = collate(train_set, rows, ngram_dropout=config.ngram_dropout, rng=rng)
+                loss = compute_loss(model, batch, config)
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
+                torch.nn.utils.clip_grad_norm_([p for _, p in trainable], 1.0)
+                for optimizer in optimizers:
+                    optimizer.step()
                 step += 1
                 running = 0.9 * running + 0.1 * loss.item() if running else loss.item()
                 bar.update(task, advance=1, epoch=epoch, loss=running)

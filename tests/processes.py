@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -50,19 +51,29 @@ class ManagedProcess:
         return ""
 
     def stop(self, timeout_s: float = 10.0) -> None:
+        """SIGTERM to the whole process group (servers that fork workers, like rasa-sdk's
+        Sanic, need it), a second SIGTERM if it lingers, then SIGKILL."""
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        group = os.getpgid(self.process.pid)
+        for sig, wait in ((signal.SIGTERM, timeout_s / 2), (signal.SIGTERM, timeout_s / 2), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(group, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.process.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)  # leftover workers of a stopped parent
 
     def kill(self) -> None:
-        """SIGKILL, as a crash or the OOM killer would."""
+        """SIGKILL to the process group, as a crash or the OOM killer would."""
         if self.process is not None and self.process.poll() is None:
-            self.process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(os.getpgid(self.process.pid), signal.SIGKILL)
             self.process.wait()
 
     def restart(self) -> "ManagedProcess":

@@ -74,7 +74,11 @@ def test_training_refuses_one_intent_and_a_foreign_init_folder(tmp_path: Path) -
     with pytest.raises(TrainingError, match="at least two intents"):
         train(one_intent, tmp_path / "x", config_name="tiny", progress=False)
     two = NluData(examples=[Example("hi", "greet"), Example("bye", "goodbye")])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TrainingError, match="neither a Kefu model folder nor a HuggingFace checkpoint"):
+        train(two, tmp_path / "y", config_name="tiny", init_from=tmp_path / "empty", progress=False)
     (tmp_path / "hf").mkdir()
-    (tmp_path / "hf" / "config.json").write_text('{"model_type": "gpt2"}')
-    with pytest.raises(TrainingError, match="not a Kefu model folder"):
+    (tmp_path / "hf" / "config.json").write_text('{"model_type": "bert"}')
+    (tmp_path / "hf" / "pytorch_model.bin").write_bytes(b"\x80\x04")
+    with pytest.raises(TrainingError, match="needs model.safetensors"):
         train(two, tmp_path / "y", config_name="tiny", init_from=tmp_path / "hf", progress=False)

@@ -50,10 +50,23 @@
  *   input, send       the textarea and the send button
  *   empty-state       the greeting shown before the first message
  *
- * Wire protocol: "Widget protocol" in docs/architecture.md. Beyond it the widget uses, when
- * present: a `stream_id` on the final `bot` frame of a stream, an `id` on replayed `user`
- * frames and on `error` frames about one message, a `timestamp` on user/bot frames (else the
- * time is read from a Redis stream id "ms-seq"), and `{"type":"csat_request"}`.
+ * Wire protocol: "Widget protocol" in the architecture document. What the widget relies on:
+ *   - hello is answered by welcome, then the replay (user/bot frames after last_event_id, in
+ *     stream order), before any frame the widget sends after welcome is answered;
+ *   - a `user` frame whose `id` was already stored is acked again with the SAME event_id
+ *     (that is how an unacked message resent after a reconnect is matched to its replay);
+ *   - event ids are Redis stream ids ("ms-seq") or integers, so they can be ordered.
+ * Optional fields it uses when present: `stream_id` on the final `bot` frame of a stream (else
+ * it closes the oldest open stream), `id` on replayed `user` frames and on `error` frames
+ * about one message (that message is marked "not sent"), `timestamp` on user/bot frames (else
+ * the milliseconds of a Redis stream id), and the frame `{"type": "csat_request"}`.
+ *
+ * Reliability: conversation id + token live in localStorage under "kefu:v1:<server url>:";
+ * each unacked message is its own key there ("...:outbox:<id>") and is resent with the same
+ * id after every reconnect until acked; after 8 failed connection attempts (not counted while
+ * the browser is offline) it is marked "not sent" and waits for a click on retry. Reconnects
+ * use exponential backoff with jitter capped at 10 s; a ping goes out every 25 s; an ack
+ * missing for 20 s with no other frame means a dead socket, which is replaced.
  */
 (function () {
   "use strict";
@@ -69,8 +82,7 @@
   const WATCHDOG_TICK_MS = 5000;
   const BACKOFF_BASE_MS = 500;
   const BACKOFF_CAP_MS = 10000;
-  const CONNECT_TIMEOUT_MS = 10000; // a socket stuck in CONNECTING (black-holed network)
-  const WELCOME_TIMEOUT_MS = 10000;
+  const HANDSHAKE_TIMEOUT_MS = 20000; // socket open + welcome; longer means a black-holed network
   const ACK_SILENCE_MS = 20000; // waiting for an ack and hearing nothing at all: half-open socket
   const MAX_SEND_TRIES = 8; // connection lifetimes a message may wait through before "not sent"
   const TYPING_TIMEOUT_MS = 30000; // a lost typing-off frame must not leave dots forever
@@ -541,7 +553,7 @@
         return;
       }
       this.ws = ws;
-      this.connectTimer = setTimeout(() => this.ws === ws && this.drop("connect timeout"), CONNECT_TIMEOUT_MS + WELCOME_TIMEOUT_MS);
+      this.connectTimer = setTimeout(() => this.ws === ws && this.drop("handshake timeout"), HANDSHAKE_TIMEOUT_MS);
       ws.onopen = () => {
         this.lastFrameAt = Date.now();
         this.pingTimer = setInterval(() => this.send({ type: "ping" }), PING_INTERVAL_MS);
@@ -803,7 +815,8 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
 @keyframes kefu-spin { to { transform: rotate(360deg); } }
 
 @media (pointer: coarse) { .hint { display: none; } }
-@media (max-width: 480px) {
+/* Phones (and short landscape windows, where a floating panel would not fit): full screen. */
+@media (max-width: 480px), (max-height: 540px) {
   .panel, .kefu[data-position="left"] .panel {
     top: 0; right: 0; bottom: 0; left: 0; width: auto; height: auto; min-height: 0; border-radius: 0;
   }
@@ -829,7 +842,7 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
   // View: builds and updates the DOM. It holds no protocol state; user intents go out
   // through `actions` (send, quickReply, retry, rate, human, newConversation, open, close).
 
-  const FULLSCREEN_QUERY = "(max-width: 480px)";
+  const FULLSCREEN_QUERY = "(max-width: 480px), (max-height: 540px)"; // same as the CSS
 
   class View {
     constructor({ strings, config, actions }) {
@@ -1166,11 +1179,12 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
         return;
       }
       // A reconnect that succeeds within a moment should not flash a warning.
-      const show = () => {
-        this.connectionBanner.dataset.state = state;
-        this.connectionText.textContent = state === "offline" ? t.bannerOffline : t.bannerReconnecting;
-        this.connectionBanner.hidden = false;
-      };
+      const show = () =>
+        this.keepingEndInView(() => {
+          this.connectionBanner.dataset.state = state;
+          this.connectionText.textContent = state === "offline" ? t.bannerOffline : t.bannerReconnecting;
+          this.connectionBanner.hidden = false;
+        });
       if (this.connectionBanner.hidden) this.connectionTimer = setTimeout(show, 800);
       else show();
     }
@@ -1185,6 +1199,10 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
     }
 
     setHandoff(state) {
+      this.keepingEndInView(() => this.renderHandoff(state));
+    }
+
+    renderHandoff(state) {
       const handedOff = state === "waiting" || state === "human";
       this.handoffBanner.hidden = !handedOff;
       this.humanButton.hidden = handedOff;
@@ -1285,6 +1303,13 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
     isNearEnd() {
       const s = this.scroller;
       return s.scrollHeight - s.scrollTop - s.clientHeight < 96;
+    }
+
+    /** Runs a layout change (a banner appears) without losing the newest message from view. */
+    keepingEndInView(change) {
+      const stick = this.isNearEnd();
+      change();
+      if (stick) this.scrollToEnd();
     }
 
     scrollToEnd() {
