@@ -59,17 +59,24 @@ def fit_fallback_thresholds(
     confidence_threshold = _quantile(confidence[correct].tolist(), fallback_rate / 2)
     ambiguity_threshold = _quantile(gap[correct].tolist(), fallback_rate / 2)
     if bool((~in_scope).any()):
-        confidence_threshold = _best_out_of_scope_threshold(confidence, correct, in_scope)
+        predicted_oos = torch.tensor([int(p) in out_of_scope_ids for p in predicted], dtype=torch.bool)
+        confidence_threshold = _best_out_of_scope_threshold(confidence, correct, in_scope, predicted_oos)
     return {"confidence_threshold": round(confidence_threshold, 4), "ambiguity_threshold": round(ambiguity_threshold, 4)}
 
 
-def _best_out_of_scope_threshold(confidence: torch.Tensor, correct: torch.Tensor, in_scope: torch.Tensor) -> float:
+def _best_out_of_scope_threshold(
+    confidence: torch.Tensor, correct: torch.Tensor, in_scope: torch.Tensor, predicted_oos: torch.Tensor
+) -> float:
+    """The lowest threshold maximising in-scope accuracy + out-of-scope recall. An
+    out-of-scope example counts as caught when it falls below the threshold *or* the model
+    already names the out-of-scope intent (the explicit class does half the work)."""
     best_threshold, best_score = 0.0, -1.0
     in_scope_count = max(1, int(in_scope.sum()))
     out_of_scope_count = max(1, int((~in_scope).sum()))
     for threshold in sorted(set(confidence.tolist())):
         accepted = confidence >= threshold
-        score = float((correct & accepted).sum()) / in_scope_count + float((~in_scope & ~accepted).sum()) / out_of_scope_count
+        caught = ~in_scope & (~accepted | predicted_oos)
+        score = float((correct & accepted).sum()) / in_scope_count + float(caught.sum()) / out_of_scope_count
         if score > best_score:
             best_threshold, best_score = threshold, score
     return best_threshold

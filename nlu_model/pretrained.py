@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import load_file
 from tokenizers import Tokenizer
 
-from .model import ModelConfig, PretrainedEncoder
+from .bert import PretrainedEncoder
 
 
 class PretrainedCheckpointError(ValueError):
@@ -56,7 +56,7 @@ def load_pretrained(path: Path) -> PretrainedCheckpoint:
     config = json.loads((path / "config.json").read_text(encoding="utf-8"))
     config = {k: v for k, v in config.items() if not k.startswith("_") and k not in ("transformers_version", "architectures")}
     try:
-        encoder = PretrainedEncoder(ModelConfig(vocab_size=config["vocab_size"], n_intents=1, pretrained=config))
+        encoder = PretrainedEncoder(config)
     except (KeyError, ValueError) as exc:
         raise PretrainedCheckpointError(f"{path}: unsupported encoder config: {exc}") from exc
     weights = load_file(str(path / "model.safetensors"))

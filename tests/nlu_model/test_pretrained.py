@@ -11,7 +11,7 @@ from safetensors.torch import load_file, save_file
 
 from nlu_model.data import NluData
 from nlu_model.inference import Predictor
-from nlu_model.model import ModelConfig, PretrainedEncoder
+from nlu_model.bert import PretrainedEncoder
 from nlu_model.pretrained import PretrainedCheckpointError, load_pretrained
 from nlu_model.tokenizer import train_tokenizer
 from nlu_model.train import train
@@ -29,7 +29,7 @@ def bert_checkpoint(project_data: NluData, tmp_path_factory: pytest.TempPathFact
     }
     (folder / "config.json").write_text(json.dumps(config))
     torch.manual_seed(0)
-    encoder = PretrainedEncoder(ModelConfig(vocab_size=config["vocab_size"], n_intents=1, pretrained=config))
+    encoder = PretrainedEncoder(config)
     # As HuggingFace task models save them: every name under "bert."
     save_file({f"bert.{k}": v.contiguous() for k, v in encoder.state_dict().items()}, str(folder / "model.safetensors"))
     return folder
