@@ -5,7 +5,7 @@ To validate another form, subclass ``StrictFormValidationAction``, return
 a value, ``extract_<slot>``) methods; rasa-sdk finds them by name. The helpers in
 ``actions.tracker_inputs`` and the texts in ``actions.replies`` are meant to be reused.
 
-``validate_track_order_form`` checks ``order_id`` against the order store, stores its
+Every order form's validation (``validate_track_order_form`` and friends) checks ``order_id`` against the order store, stores its
 canonical form (``ORD-10001``), picks an order number out of free text when the NLU did not
 tag one, and rejects the turn when the customer's answer holds no order number at all.
 """
@@ -58,11 +58,8 @@ class StrictFormValidationAction(FormValidationAction, ABC):
         return events
 
 
-class ValidateTrackOrderForm(StrictFormValidationAction):
-    """Validates ``track_order_form``: its ``order_id`` must be an order we know."""
-
-    def name(self) -> str:
-        return "validate_track_order_form"
+class OrderIdValidation(StrictFormValidationAction, ABC):
+    """Shared by every form that asks for an order: ``order_id`` must be an order we know."""
 
     async def extract_order_id(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -91,3 +88,31 @@ class ValidateTrackOrderForm(StrictFormValidationAction):
             )
             return {"order_id": None}
         return {"order_id": order.id, "order_status": order.status}
+
+
+class ValidateTrackOrderForm(OrderIdValidation):
+    """``track_order_form``: which order to look up."""
+
+    def name(self) -> str:
+        return "validate_track_order_form"
+
+
+class ValidateCancelOrderForm(OrderIdValidation):
+    """``cancel_order_form``: which order to cancel (then a yes/no the domain maps)."""
+
+    def name(self) -> str:
+        return "validate_cancel_order_form"
+
+
+class ValidateChangeAddressForm(OrderIdValidation):
+    """``change_address_form``: which order, then the new address (checked by the action)."""
+
+    def name(self) -> str:
+        return "validate_change_address_form"
+
+
+class ValidateRefundStatusForm(OrderIdValidation):
+    """``refund_status_form``: which order's refund to look up."""
+
+    def name(self) -> str:
+        return "validate_refund_status_form"

@@ -83,8 +83,13 @@ class ActionOrderStatus(Action):
         return order_slots(lookup.order)
 
 
+# Filled by the cancel form's yes/no question (True: cancel, False: keep the order).
+CONFIRMATION_SLOT = "cancel_confirmed"
+
+
 class ActionCancelOrder(Action):
-    """Cancel an order that has not shipped; the refund starts at once."""
+    """Cancel an order that has not shipped (the refund starts at once), unless the
+    customer answered "no" to the cancel form's confirmation."""
 
     def name(self) -> str:
         return "action_cancel_order"
@@ -95,7 +100,12 @@ class ActionCancelOrder(Action):
         language = reply_language(tracker)
         lookup = look_up_order(dispatcher, tracker, language)
         if lookup.order is None:
-            return lookup.events
+            return [*lookup.events, SlotSet(CONFIRMATION_SLOT, None)]
+        # The cancel form asks first; a "no" keeps the order. The answer is used up either
+        # way, so the next cancellation asks again.
+        if tracker.get_slot(CONFIRMATION_SLOT) is False:
+            dispatcher.utter_message(text=say("cancel_kept", language, order_id=lookup.order.id))
+            return [*order_slots(lookup.order), SlotSet(CONFIRMATION_SLOT, None)]
         change = default_store().cancel_order(lookup.order.id)
         # Re-read through the change: another conversation may have acted in between.
         order = change.order or lookup.order
@@ -108,7 +118,7 @@ class ActionCancelOrder(Action):
         else:
             key = "cancel_already_shipped"
         dispatcher.utter_message(text=say(key, language, **order_fields(order, language)))
-        return order_slots(order)
+        return [*order_slots(order), SlotSet(CONFIRMATION_SLOT, None)]
 
 
 class ActionChangeShippingAddress(Action):

@@ -49,6 +49,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Order {order_id} was cancelled on {cancelled_at}.",
         "zh": "订单 {order_id} 已于 {cancelled_at} 取消。",
     },
+    "cancel_kept": {
+        "en": "No problem, order {order_id} stays as it is.",
+        "zh": "好的，订单 {order_id} 保持不变，不会取消。",
+    },
     "cancel_done": {
         "en": "Done: order {order_id} is cancelled. Your refund of {amount} is on its way "
               "and usually reaches your original payment method within 3-5 business days.",

@@ -110,6 +110,8 @@ def create_app(settings: Settings, *, nlu: NluService | None = None, actions: ob
     routes = [
         Route("/", _static("index.html", "text/html")),
         Route("/zh", _static("zh.html", "text/html")),
+        Route("/zh.html", _static("zh.html", "text/html")),
+        Route("/index.html", _static("index.html", "text/html")),
         Route("/widget.js", _static("widget.js", "text/javascript")),
         Route("/healthz", healthz),
         WebSocketRoute("/ws", websocket_endpoint),

@@ -2,7 +2,8 @@
 
 As ``rasa test`` does, actions are not executed: the story's own events (``active_loop``,
 ``slot_was_set``) are applied, and at every ``action`` step the engine must predict that
-action. A customer step is parsed by the NLU model and its intent (and entities, when the
+action. The exception is the few pure built-ins that reshape the dialogue (two-stage
+fallback, handoff, loop deactivation, restart): they run, as they would live. A customer step is parsed by the NLU model and its intent (and entities, when the
 step names them) must match; the story then continues with the gold intent. When the
 engine predicts the active form where the story does something else, the form is taken as
 having rejected the message and the engine is asked again (Rasa's rule).
@@ -11,6 +12,7 @@ having rejected the message and the engine is asked again (Rasa's rule).
 from __future__ import annotations
 
 import json
+import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +26,11 @@ from bot.dialogue.training_data import strip_annotations
 from bot.errors import ProjectError
 from bot.nlu import NluService, detect_language
 from bot.project import read_yaml
+
+
+# Built-in actions whose events shape what comes next, so `kefu test` runs them.
+EXECUTED_IN_TESTS = frozenset({"action_two_stage_fallback", "action_handoff_to_human", "action_deactivate_loop",
+                               "action_restart", "action_back"})
 
 
 @dataclass
@@ -120,6 +127,11 @@ async def run_story(engine: DialogueEngine, nlu: NluService | None, story: dict[
             if predicted != gold:
                 return fail(index, "action", gold, predicted)
             tracker.update(ev.action(gold, timestamp=now))
+            if gold in EXECUTED_IN_TESTS:
+                # Pure built-ins that change the dialogue itself run as they would live
+                # (the two-stage fallback's rewinds, the handoff's pause).
+                for event in engine.run_builtin(gold, tracker, now=now, rng=random.Random(0)):
+                    tracker.update(event)
         elif "slot_was_set" in step:
             items = step["slot_was_set"] if isinstance(step["slot_was_set"], list) else [step["slot_was_set"]]
             for item in items:

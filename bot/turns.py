@@ -206,15 +206,28 @@ class ConversationService:
     async def _run_form(self, name: str, tracker: DialogueTracker, action_event: dict[str, Any],
                         rng: random.Random) -> list[StoredEvent]:
         """One run of a form: activate or check the answer, validate, ask the next slot."""
+        from bot.actions_client import ActionRejected
+
         now = action_event["timestamp"]
         start = self.engine.form_start(name, tracker, now=now)
-        if start.rejected:
-            # The answer filled nothing: the policies get to answer the digression.
-            rejected = {"event": "action_execution_rejected", "timestamp": now, "name": name}
-            return await self._append(tracker, [rejected])
-        produced = await self._append(tracker, [action_event, *start.events])
-        if start.validation_action and tracker.slots_set_since_user():
-            produced += await self._append(tracker, await self._run_custom_action(start.validation_action, tracker, now=now))
+        if start.check_answer:
+            validation: list[dict[str, Any]] = []
+            rejected = False
+            if start.validation_action:
+                try:
+                    validation = await self._run_custom_action(start.validation_action, tracker, now=now,
+                                                               raise_rejection=True)
+                except ActionRejected:
+                    rejected = True
+            if rejected or not self.engine.form_answered(name, tracker, validation):
+                # The answer filled nothing: the policies get to answer the digression.
+                rejection = {"event": "action_execution_rejected", "timestamp": now, "name": name}
+                return await self._append(tracker, [rejection])
+            produced = await self._append(tracker, [action_event, *validation])
+        else:
+            produced = await self._append(tracker, [action_event, *start.events])
+            if start.validation_action and tracker.slots_set_since_user():
+                produced += await self._append(tracker, await self._run_custom_action(start.validation_action, tracker, now=now))
         ask = self.engine.form_ask(name, tracker, now=now, rng=rng)
         produced += await self._append(tracker, ask.events)
         if ask.ask_action:
@@ -229,13 +242,18 @@ class ConversationService:
             tracker.update(event)
         return [StoredEvent(i, e) for i, e in zip(ids, events)]
 
-    async def _run_custom_action(self, name: str, tracker: DialogueTracker, *, now: float) -> list[dict[str, Any]]:
-        """Run ``name`` on the rasa-sdk action server; an outage becomes a polite message."""
+    async def _run_custom_action(self, name: str, tracker: DialogueTracker, *, now: float,
+                                 raise_rejection: bool = False) -> list[dict[str, Any]]:
+        """Run ``name`` on the rasa-sdk action server; an outage becomes a polite message.
+
+        With ``raise_rejection``, the action's refusal (rasa-sdk's ActionExecutionRejection)
+        is raised as :class:`bot.actions_client.ActionRejected` for the caller (a form).
+        """
         language = tracker.get_slot("language") or "en"
         if self.actions is None:
             log.error("custom action %s needed but no action endpoint is configured", name)
             return [self._unavailable_message(language, now)]
-        from bot.actions_client import ActionError  # the action client is optional at import
+        from bot.actions_client import ActionError, ActionRejected
 
         try:
             result = await self.actions.run(
@@ -244,6 +262,11 @@ class ConversationService:
                 tracker_state=tracker.current_state(),
                 domain=self.engine.domain.as_rasa_dict(),
             )
+        except ActionRejected:
+            if raise_rejection:
+                raise
+            log.info("custom action %s rejected its execution", name)
+            return []
         except ActionError as exc:
             log.warning("custom action %s failed: %s", name, type(exc).__name__)
             return [self._unavailable_message(language, now)]

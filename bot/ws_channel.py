@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections import OrderedDict
@@ -101,6 +102,20 @@ class WidgetConnection:
     async def send_error(self, code: str, message: str | None = None) -> None:
         await self.send(protocol.error_frame(code, message or _MESSAGES.get(code, code)))
 
+    @staticmethod
+    def _error_for(raw: str, exc: ClientError) -> dict[str, Any]:
+        """The error frame, naming the client message id when the frame had a readable one
+        (so the widget can mark that message "not sent")."""
+        frame = protocol.error_frame(exc.code, exc.message)
+        if len(raw) <= 1024 * 1024:
+            try:
+                parsed = json.loads(raw)
+            except (ValueError, RecursionError):
+                return frame
+            if isinstance(parsed, dict) and isinstance(parsed.get("id"), str) and len(parsed["id"]) <= 64:
+                frame["id"] = parsed["id"]
+        return frame
+
     async def run(self) -> None:
         while True:
             message = await self.ws.receive()
@@ -118,7 +133,7 @@ class WidgetConnection:
                 )
                 await self.dispatch(frame)
             except ClientError as exc:
-                await self.send_error(exc.code, exc.message)
+                await self.send(self._error_for(raw, exc))
             except ServiceUnavailable as exc:
                 log.warning("turn failed, service unavailable: %s", exc)
                 await self.send_error(exc.code)

@@ -36,6 +36,8 @@ class TrainConfig:
     # validation split: used for early stopping, temperature scaling and fallback thresholds
     validation_fraction: float = 0.1
     max_validation_examples: int = 2000
+    # then train again on all examples for the best epoch count (doubles the training time)
+    refit_on_all_data: bool = False
     # out-of-scope: the share of correctly classified validation examples allowed to fall back
     fallback_rate: float = 0.02
 

@@ -105,10 +105,16 @@ def decode_entities(
             continue
         current = {"label": label, "start": start, "end": end, "confidences": [tag_confidences[position]]}
         entities.append(current)
-    results = []
+    results: list[dict[str, Any]] = []
     for found in entities:
         start, end = _extend_to_word(text, found["start"], found["end"])
         entity, _, role = found["label"].partition("#")
+        previous = results[-1] if results else None
+        if previous is not None and start < previous["end"]:
+            # Two tagged pieces of one word widened to the same word: keep one entity.
+            previous["end"] = max(previous["end"], end)
+            previous["value"] = text[previous["start"] : previous["end"]]
+            continue
         results.append(
             {
                 "entity": entity,

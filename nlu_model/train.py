@@ -11,6 +11,7 @@ import math
 import random
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -148,8 +149,24 @@ def train(
         add_frozen_states(model, train_set)
         add_frozen_states(model, validation_set)
     model, history, epochs_run = _fit(model, train_set, validation_set, config, rng, progress)
-
     inference, validation_scores = _calibrate(model, validation_set, labels, config)
+
+    if config.refit_on_all_data and validation_examples:
+        # The held-out run chose the epoch count, temperature and thresholds; now learn from every
+        # example with that recipe (the validation split is too valuable to leave out, ~10%).
+        best_epoch = max(history, key=lambda h: h["validation_accuracy"])["epoch"]
+        all_examples = train_examples + validation_examples
+        labels = build_labels(data, all_examples)
+        torch.manual_seed(seed)
+        model, tokenizer, featurizer, frozen_encoder = _build_model(config, labels, all_examples, init_from)
+        full_set = encode_examples(all_examples, tokenizer, featurizer, labels, config.max_len)
+        if frozen_encoder:
+            for parameter in model.encoder.parameters():
+                parameter.requires_grad_(False)
+            full_set.states = train_set.states + validation_set.states  # same texts, same frozen encoder
+        empty = encode_examples([], tokenizer, featurizer, labels, config.max_len)
+        model, refit_history, _ = _fit(model, full_set, empty, replace(config, max_epochs=best_epoch), rng, progress)
+        history.extend({"epoch": h["epoch"], "loss": h["loss"], "refit": True} for h in refit_history)
     train_seconds = time.perf_counter() - started
     report = {
         "kefu_version": KEFU_VERSION,
@@ -167,7 +184,7 @@ def train(
             "ngram_features": len(featurizer) if featurizer is not None else 0,
         },
         "parameters": model.num_parameters(),
-        "epochs": epochs_run,
+        "epochs": epochs_run,  # of the held-out run; `history` also lists a refit on all data
         "history": history,
         "train_seconds": round(train_seconds, 2),
         "validation": validation_scores,

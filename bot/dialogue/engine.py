@@ -160,6 +160,9 @@ class DialogueEngine:
     def form_start(self, name: str, tracker: DialogueTracker, *, now: float) -> forms.FormStart:
         return forms.start(self.domain.forms[name], tracker, now=now)
 
+    def form_answered(self, name: str, tracker: DialogueTracker, validation_events: list[ev.Event]) -> bool:
+        return forms.answered(self.domain.forms[name], tracker, validation_events)
+
     def form_ask(self, name: str, tracker: DialogueTracker, *, now: float, rng: random.Random) -> forms.FormAsk:
         return forms.ask_next(self.domain.forms[name], tracker, now=now, rng=rng)
 

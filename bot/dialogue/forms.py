@@ -23,9 +23,11 @@ REQUESTED_SLOT = "requested_slot"
 @dataclass
 class FormStart:
     events: list[Event] = field(default_factory=list)
-    rejected: bool = False
     # The custom action to validate the slots set this turn, if the domain declares one.
     validation_action: str | None = None
+    # The customer answered while the form was active: after validation, check with
+    # :func:`answered` whether the message filled anything, else the form rejects it.
+    check_answer: bool = False
 
 
 @dataclass
@@ -41,7 +43,7 @@ def validation_action(domain: Domain, form: Form) -> str | None:
 
 
 def start(form: Form, tracker: DialogueTracker, *, now: float) -> FormStart:
-    """Activate ``form``, or check the customer's answer while it is active."""
+    """Activate ``form``, or prepare to check the customer's answer while it is active."""
     if tracker.active_loop_name != form.name:
         events: list[Event] = [{"event": "active_loop", "timestamp": now, "name": form.name}]
         events += trigger_intent_slots(tracker, form.name, now=now)
@@ -49,12 +51,19 @@ def start(form: Form, tracker: DialogueTracker, *, now: float) -> FormStart:
     if tracker.latest_action_name != ACTION_LISTEN:
         # Back after a digression: no new answer to check, just ask again.
         return FormStart()
-    filled = tracker.slots_set_since_user()
-    intent = tracker.latest_intent
-    answered = any(name in form.required_slots for name in filled) and intent not in form.ignored_intents
-    if not answered:
-        return FormStart(rejected=True)
-    return FormStart(validation_action=validation_action(tracker.domain, form))
+    return FormStart(validation_action=validation_action(tracker.domain, form), check_answer=True)
+
+
+def answered(form: Form, tracker: DialogueTracker, validation_events: list[Event] = ()) -> bool:  # type: ignore[assignment]
+    """Did the latest message give the form anything (as extracted, or as its validation
+    action set)? A slot validated to None still counts: the form asks again, it does not
+    reject. Messages with one of the form's ``ignored_intents`` never count."""
+    if tracker.latest_intent in form.ignored_intents:
+        return False
+    set_now = set(tracker.slots_set_since_user())
+    set_now |= {e.get("name") for e in validation_events if e.get("event") == "slot"}
+    set_now.discard(REQUESTED_SLOT)
+    return any(name in form.required_slots for name in set_now)
 
 
 def ask_next(form: Form, tracker: DialogueTracker, *, now: float, rng: random.Random) -> FormAsk:

@@ -77,7 +77,7 @@ class Conversation:
                 return said
             if self.engine.is_form(action):
                 start = self.engine.form_start(action, self.tracker, now=1.0)
-                if start.rejected:
+                if start.check_answer and not self.engine.form_answered(action, self.tracker, []):
                     self.apply([{"event": "action_execution_rejected", "name": action}])
                     continue
                 self.apply([{"event": "action", "name": action}, *start.events])

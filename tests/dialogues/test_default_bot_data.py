@@ -221,7 +221,8 @@ def test_order_id_regexes_agree_with_the_annotations(examples_by_file):
 
 
 def test_rules_and_stories_use_domain_intents_and_actions(domain):
-    known_actions = set(domain["responses"]) | set(domain.get("actions", []))
+    builtin = {"action_two_stage_fallback", "action_handoff_to_human", "action_deactivate_loop", "action_listen"}
+    known_actions = set(domain["responses"]) | set(domain.get("actions", [])) | set(domain.get("forms", {})) | builtin
     known_intents = set(domain["intents"]) | {"nlu_fallback"}  # Rasa's built-in fallback intent
     files = [
         DATA_DIR / "rules.yml",
@@ -237,11 +238,25 @@ def test_rules_and_stories_use_domain_intents_and_actions(domain):
                 if "intent" in step:
                     assert step["intent"] in known_intents, f"{path.name}: {step['intent']}"
     rules = load_yaml(DATA_DIR / "rules.yml")["rules"]
-    answered = {rule["steps"][0]["intent"]: rule["steps"][1]["action"] for rule in rules}
+    answered = {
+        rule["steps"][0]["intent"]: rule["steps"][1]["action"]
+        for rule in rules
+        if "intent" in rule["steps"][0] and "condition" not in rule
+    }
+    # Order questions run a form, a person is a handoff, the rest answer with a template.
     assert answered == {
         **{i: f"utter_{i}" for i in domain["intents"]},
-        "nlu_fallback": "utter_default",
+        "track_order": "track_order_form",
+        "cancel_order": "cancel_order_form",
+        "change_shipping_address": "change_address_form",
+        "track_refund": "refund_status_form",
+        "contact_human_agent": "action_handoff_to_human",
+        "nlu_fallback": "action_two_stage_fallback",
     }
+    # Every form is finished by a custom action.
+    finished = {rule["steps"][0]["action"]: rule["steps"][2]["action"]
+                for rule in rules if "action" in rule["steps"][0]}
+    assert set(finished) == set(domain["forms"])
 
 
 def test_end_to_end_test_stories_use_unseen_texts(examples_by_file):
