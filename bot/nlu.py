@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -51,9 +53,12 @@ def parse_payload(text: str) -> dict[str, Any] | None:
 class NluService:
     """Parses customer text: payloads directly, everything else through the model."""
 
-    def __init__(self, parser: Parser, *, model_dir: Path | None = None) -> None:
+    def __init__(self, parser: Parser, *, model_dir: Path | None = None,
+                 on_parse: Callable[[float], None] | None = None) -> None:
         self.parser = parser
         self.model_dir = model_dir
+        # Told how long each model parse took (seconds), for the NLU latency metric.
+        self.on_parse = on_parse
 
     @classmethod
     def from_model_dir(cls, model_dir: Path, *, threads: int | None = None, max_batch: int = 32) -> "NluService":
@@ -68,7 +73,10 @@ class NluService:
             payload["language"] = None
             payload["language_detected"] = False
             return payload
+        started = time.perf_counter()
         parse = dict(await self.parser.parse(text))
+        if self.on_parse is not None:
+            self.on_parse(time.perf_counter() - started)
         detected = detect_language(text)
         parse["language"] = detected or parse.get("language")
         parse["language_detected"] = detected is not None

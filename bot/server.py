@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.dialogue.engine import EngineConfig
 from bot.errors import KefuError, ServiceUnavailable
 from bot.live import LiveHub
+from bot.metrics import Metrics
 from bot.nlu import NluService
 from bot.project import load_project
 from bot.ratelimit import ConnectionCounter
@@ -62,6 +63,8 @@ def create_app(settings: Settings, *, nlu: NluService | None = None, actions: ob
     if settings.redis_url is None:
         raise KefuError("no Redis URL: pass --redis-url, set REDIS_URL, or use `kefu run`")
 
+    metrics = Metrics()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         project = load_project(settings.project_dir)
@@ -78,6 +81,8 @@ def create_app(settings: Settings, *, nlu: NluService | None = None, actions: ob
             if settings.model_dir is None:
                 raise KefuError("no model: train one with `kefu train` or pass --model DIR")
             service_nlu = NluService.from_model_dir(settings.model_dir)
+        if service_nlu.on_parse is None:
+            service_nlu.on_parse = metrics.nlu_seconds.observe
         action_client = actions
         if action_client is None and settings.action_endpoint:
             from bot.actions_client import ActionClient
@@ -87,6 +92,7 @@ def create_app(settings: Settings, *, nlu: NluService | None = None, actions: ob
         live.start()
         app.state.live = live
         app.state.settings = settings
+        app.state.metrics = metrics
         app.state.connections = ConnectionCounter(settings.limits.connections_per_ip)
         app.state.service = ConversationService(
             store,
@@ -114,6 +120,8 @@ def create_app(settings: Settings, *, nlu: NluService | None = None, actions: ob
         Route("/index.html", _static("index.html", "text/html")),
         Route("/widget.js", _static("widget.js", "text/javascript")),
         Route("/healthz", healthz),
+        Route("/metrics", metrics.endpoint),
+        Route("/favicon.ico", _static("favicon.svg", "image/svg+xml")),
         WebSocketRoute("/ws", websocket_endpoint),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

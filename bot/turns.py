@@ -45,6 +45,7 @@ class TurnResult:
     user_event_id: str | None
     duplicate: bool = False
     events: list[StoredEvent] = field(default_factory=list)
+    user_event: dict[str, Any] | None = None
 
     @property
     def bot_messages(self) -> list[StoredEvent]:
@@ -127,7 +128,7 @@ class ConversationService:
             stored += await self._append(tracker, self.engine.extract_slots(tracker, now=self.clock()))
             await self.store.touch_session(conversation_id)
             produced = await self._run_actions(tracker)
-            return TurnResult(user_event_id, events=stored[1:] + produced)
+            return TurnResult(user_event_id, events=stored[1:] + produced, user_event=new_events[0])
 
     async def resume_pending_turn(self, conversation_id: str) -> list[StoredEvent]:
         """Finish a turn whose customer message was stored but never answered (the server

@@ -21,6 +21,7 @@ from bot import protocol
 from bot.config import Settings
 from bot.errors import ClientError, ServiceUnavailable
 from bot.live import LiveHub
+from bot.metrics import Metrics
 from bot.ratelimit import ConnectionCounter, TokenBucket
 from bot.store import StoredEvent
 from bot.tokens import new_conversation_id, sign_conversation, verify_conversation
@@ -47,6 +48,7 @@ class WidgetConnection:
         self.service = service
         self.settings = settings
         self.hub = hub
+        self.metrics: Metrics = websocket.app.state.metrics
         self.conversation_id: str | None = None
         self.bucket = TokenBucket(settings.limits.messages_per_second, settings.limits.message_burst)
         self._send_lock = asyncio.Lock()
@@ -100,6 +102,7 @@ class WidgetConnection:
             await self.ws.send_json(frame)
 
     async def send_error(self, code: str, message: str | None = None) -> None:
+        self.metrics.errors.labels(code).inc()
         await self.send(protocol.error_frame(code, message or _MESSAGES.get(code, code)))
 
     @staticmethod
@@ -133,6 +136,7 @@ class WidgetConnection:
                 )
                 await self.dispatch(frame)
             except ClientError as exc:
+                self.metrics.errors.labels(exc.code).inc()
                 await self.send(self._error_for(raw, exc))
             except ServiceUnavailable as exc:
                 log.warning("turn failed, service unavailable: %s", exc)
@@ -198,10 +202,15 @@ class WidgetConnection:
 
         metadata = {"title": message.title} if message.title else None
         self._remember(self._own_messages, message.id)
+        started = time.perf_counter()
         try:
             result = await self.service.handle_user_message(
                 self.conversation_id, message.id, message.text, on_ack=ack, metadata=metadata
             )
+            if not result.duplicate:
+                self.metrics.messages.inc()
+                self.metrics.turn_seconds.observe(time.perf_counter() - started)
+                self.metrics.observe_turn_events([result.user_event or {}, *(s.event for s in result.events)])
             for stored in result.events:
                 await self.send_event(stored)
                 if stored.event.get("event") == "action" and stored.event.get("name") == "utter_goodbye":
@@ -224,6 +233,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     if not counter.try_open(address):
         await websocket.close(code=1013, reason="too many connections from this address")
         return
+    state.metrics.connections.inc()
     try:
         await websocket.accept()
         connection = WidgetConnection(websocket, state.service, settings, state.live)
@@ -239,4 +249,5 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
             await websocket.close(code=1011)
     finally:
         counter.close(address)
+        state.metrics.connections.dec()
 

@@ -1,5 +1,6 @@
 """Confidence calibration and out-of-scope thresholds, fitted on the validation split.
 
+- `fit_path_weight`: how to mix the encoder and n-gram paths' intent predictions.
 - `fit_temperature`: one scalar T so that `softmax(logits / T)` matches how often the model is
   right (Guo et al. 2017); it changes confidences, never the ranking.
 - `fit_fallback_thresholds`: the confidence and top-1/top-2 gap below which the Predictor
@@ -32,6 +33,22 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
     temperature = float(log_temperature.detach().exp())
     # A handful of validation examples can push T to silly values; keep it in a sane band.
     return min(max(temperature, 0.05), 20.0) if math.isfinite(temperature) else 1.0
+
+
+def fit_path_weight(dense_logits: torch.Tensor, sparse_logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """The weight w in [0, 1] of `model.mix_paths` with the lowest held-out log-loss (after
+    temperature scaling), searched on a grid: stacking the two paths on data neither saw."""
+    from .model import mix_paths
+
+    best_weight, best_loss = 0.5, math.inf
+    for step in range(21):
+        weight = step / 20
+        logits = mix_paths(dense_logits, sparse_logits, weight)
+        temperature = fit_temperature(logits, labels)
+        loss = float(F.cross_entropy(logits / temperature, labels))
+        if loss < best_loss - 1e-9:
+            best_weight, best_loss = weight, loss
+    return best_weight
 
 
 def _quantile(values: list[float], q: float) -> float:

@@ -123,7 +123,9 @@ def load_model(model_dir: str | Path) -> LoadedModel:
     if "kefu_version" not in config:
         raise ModelFolderError(f"{model_dir}/config.json: no kefu_version, not written by kefu train")
     model = NluModel(ModelConfig.from_dict(config))
-    model.load_state_dict(load_file(str(model_dir / "model.safetensors")))
+    state = load_file(str(model_dir / "model.safetensors"))
+    state.setdefault("dense_weight", torch.tensor(0.5))  # folders written before the weight was fitted
+    model.load_state_dict(state)
     model.eval()
     features_path = model_dir / "features.json"
     featurizer = (

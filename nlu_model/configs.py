@@ -29,8 +29,8 @@ class TrainConfig:
     max_epochs: int = 12
     patience: int = 3  # epochs without a better validation accuracy before stopping
     label_smoothing: float = 0.1
-    joint_loss_weight: float = 1.0  # weight of the intent loss on the summed logits
-    path_loss_weight: float = 0.5  # weight of the dense-only and sparse-only intent losses
+    joint_loss_weight: float = 0.0  # weight of the intent loss on the mixed paths' prediction
+    path_loss_weight: float = 1.0  # weight of the encoder-only and n-gram-only intent losses
     tag_loss_weight: float = 1.0
     sentiment_loss_weight: float = 0.5
     # validation split: used for early stopping, temperature scaling and fallback thresholds

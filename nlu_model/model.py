@@ -148,6 +148,11 @@ class SparseFeatures(NamedTuple):
     weights: torch.Tensor  # (N,) tf-idf weight of each id
 
 
+def mix_paths(dense_logits: torch.Tensor, sparse_logits: torch.Tensor, dense_weight: torch.Tensor | float) -> torch.Tensor:
+    """Weighted sum of the two paths' log-probabilities (a log-linear pool of two experts)."""
+    return dense_weight * F.log_softmax(dense_logits, dim=-1) + (1 - dense_weight) * F.log_softmax(sparse_logits, dim=-1)
+
+
 class NluModel(nn.Module):
     """The encoder plus intent, entity and sentiment heads. Call `model(ids, mask, sparse)`."""
 
@@ -169,6 +174,9 @@ class NluModel(nn.Module):
             self.sparse_intent_head = nn.Linear(config.sparse_dim, config.n_intents)
             sentence_dim += config.sparse_dim
         self.sentence_dropout = nn.Dropout(config.dropout)
+        # How much the encoder path counts against the n-gram path in the intent decision;
+        # fitted on held-out data after training (calibration.fit_path_weight), saved with the weights.
+        self.register_buffer("dense_weight", torch.tensor(0.5))
         self.intent_head = nn.Linear(config.n_embd, config.n_intents)
         self.tag_head = nn.Linear(config.n_embd, config.n_entity_tags)
         self.sentiment_head = nn.Linear(sentence_dim, config.n_sentiments) if config.n_sentiments else None
@@ -203,18 +211,19 @@ class NluModel(nn.Module):
             encoded = self.encoder(ids, mask)
         pooled = self.sentence_dropout(encoded.pooled)
         bag = self.sparse_vector(sparse)
-        # Each path gets its own intent head and the logits are summed: a product of experts,
-        # where training also scores each path alone (see train.compute_loss) so neither
-        # path leans on the other, as an ensemble of two separately trained models would not.
+        # Each path has its own intent head, trained on its own loss (train.compute_loss), and
+        # the decision mixes their log-probabilities: an ensemble of two models that see the
+        # sentence differently, in one forward pass.
         dense_logits = self.intent_head(pooled)
         if bag is None:
             sparse_logits = None
             sentence = pooled
+            intent_logits = dense_logits
         else:
             bag = self.sentence_dropout(bag)
             sparse_logits = self.sparse_intent_head(bag)
             sentence = torch.cat([pooled, bag], dim=-1)  # (B, C + sparse_dim)
-        intent_logits = dense_logits if sparse_logits is None else dense_logits + sparse_logits
+            intent_logits = mix_paths(dense_logits, sparse_logits, self.dense_weight)
         tag_logits = self.tag_head(encoded.states)
         sentiment_logits = self.sentiment_head(sentence) if self.sentiment_head is not None else None
         return NluOutput(encoded, intent_logits, tag_logits, sentiment_logits, dense_logits, sparse_logits)

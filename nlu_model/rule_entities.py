@@ -52,9 +52,11 @@ class RuleEntityExtractor:
 
 
 def merge_entities(tagged: list[dict[str, Any]], rule_based: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The tagger's entities plus rule-based ones that do not overlap any already kept, by start."""
-    kept = list(tagged)
-    for entity in sorted(rule_based, key=lambda e: (e["start"], -(e["end"] - e["start"]))):
+    """Rule-based entities first (the bot's author wrote those patterns), then the tagger's that
+    overlap none kept so far; longer matches win among overlapping rules. Sorted by start."""
+    kept: list[dict[str, Any]] = []
+    candidates = sorted(rule_based, key=lambda e: (e["start"], -(e["end"] - e["start"]))) + list(tagged)
+    for entity in candidates:
         if all(entity["end"] <= other["start"] or entity["start"] >= other["end"] for other in kept):
             kept.append(entity)
     return sorted(kept, key=lambda e: e["start"])

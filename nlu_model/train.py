@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from tokenizers import Tokenizer
 from torch.nn import functional as F
 
-from .calibration import fit_fallback_thresholds, fit_temperature
+from .calibration import fit_fallback_thresholds, fit_path_weight, fit_temperature
 from .checkpoint import KEFU_VERSION, Inference, Labels, is_model_folder, load_model, save_model, warm_start
 from .configs import TrainConfig, get_config
 from .data import OUT_OF_SCOPE_INTENTS, SENTIMENTS, Example, NluData
@@ -28,7 +28,7 @@ from .dataset import EncodedSet, add_frozen_states, collate, encode_examples, le
 from .encoding import IGNORE_INDEX, bio_tags, entity_label
 from .features import NgramFeaturizer
 from .metrics import classification_report
-from .model import ModelConfig, NluModel
+from .model import ModelConfig, NluModel, mix_paths
 from .pretrained import PretrainedCheckpointError, is_pretrained_checkpoint, load_pretrained
 from .tokenizer import train_tokenizer
 
@@ -85,14 +85,21 @@ def compute_loss(model: NluModel, batch: dict[str, Any], config: TrainConfig) ->
 
 
 @torch.no_grad()
-def predict_logits(model: NluModel, encoded: EncodedSet, batch_size: int = 256) -> torch.Tensor:
-    """Intent logits (N, K) of a whole encoded set, in its order."""
+def predict_logits(model: NluModel, encoded: EncodedSet, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Intent logits (N, K) of a whole encoded set, in its order: mixed, dense path, sparse path (or None)."""
     model.eval()
-    chunks = []
+    mixed, dense, sparse = [], [], []
     for start in range(0, len(encoded), batch_size):
         batch = collate(encoded, list(range(start, min(start + batch_size, len(encoded)))))
-        chunks.append(model(batch["ids"], batch["mask"], batch["sparse"], batch["encoded"]).intent_logits)
-    return torch.cat(chunks) if chunks else torch.zeros(0, model.config.n_intents)
+        out = model(batch["ids"], batch["mask"], batch["sparse"], batch["encoded"])
+        mixed.append(out.intent_logits)
+        dense.append(out.dense_intent_logits)
+        if out.sparse_intent_logits is not None:
+            sparse.append(out.sparse_intent_logits)
+    if not mixed:
+        empty = torch.zeros(0, model.config.n_intents)
+        return empty, empty, None
+    return torch.cat(mixed), torch.cat(dense), torch.cat(sparse) if sparse else None
 
 
 def _accuracy(logits: torch.Tensor, labels: list[int]) -> float:
@@ -152,6 +159,7 @@ def train(
     inference, validation_scores = _calibrate(model, validation_set, labels, config)
 
     if config.refit_on_all_data and validation_examples:
+        fitted_weight = float(model.dense_weight)
         # The held-out run chose the epoch count, temperature and thresholds; now learn from every
         # example with that recipe (the validation split is too valuable to leave out, ~10%).
         best_epoch = max(history, key=lambda h: h["validation_accuracy"])["epoch"]
@@ -166,6 +174,7 @@ def train(
             full_set.states = train_set.states + validation_set.states  # same texts, same frozen encoder
         empty = encode_examples([], tokenizer, featurizer, labels, config.max_len)
         model, refit_history, _ = _fit(model, full_set, empty, replace(config, max_epochs=best_epoch), rng, progress)
+        model.dense_weight.fill_(fitted_weight)
         history.extend({"epoch": h["epoch"], "loss": h["loss"], "refit": True} for h in refit_history)
     train_seconds = time.perf_counter() - started
     report = {
@@ -300,7 +309,7 @@ def _fit(
                 step += 1
                 running = 0.9 * running + 0.1 * loss.item() if running else loss.item()
                 bar.update(task, advance=1, epoch=epoch, loss=running)
-            validation_accuracy = _accuracy(predict_logits(model, validation_set), validation_set.intents)
+            validation_accuracy = _accuracy(predict_logits(model, validation_set)[0], validation_set.intents)
             if not len(validation_set):
                 validation_accuracy = 0.0
             history.append({"epoch": epoch, "loss": round(running, 4), "validation_accuracy": round(validation_accuracy, 4)})
@@ -320,8 +329,13 @@ def _calibrate(model: NluModel, validation_set: EncodedSet, labels: Labels, conf
     """Temperature and fallback thresholds from the validation split, and its scores."""
     if not len(validation_set):
         return Inference(), {}
-    logits = predict_logits(model, validation_set)
+    logits, dense_logits, sparse_logits = predict_logits(model, validation_set)
     gold = torch.tensor(validation_set.intents)
+    dense_weight = None
+    if sparse_logits is not None:
+        dense_weight = fit_path_weight(dense_logits, sparse_logits, gold)
+        model.dense_weight.fill_(dense_weight)
+        logits = mix_paths(dense_logits, sparse_logits, dense_weight)
     temperature = fit_temperature(logits, gold)
     probabilities = torch.softmax(logits / temperature, dim=1)
     out_of_scope_ids = frozenset(i for i, name in enumerate(labels.intents) if name in OUT_OF_SCOPE_INTENTS)
@@ -330,4 +344,9 @@ def _calibrate(model: NluModel, validation_set: EncodedSet, labels: Labels, conf
     scores = classification_report(
         [labels.intents[i] for i in validation_set.intents], [labels.intents[i] for i in logits.argmax(1).tolist()]
     )
-    return inference, {"accuracy": round(scores["accuracy"], 4), "macro_f1": round(scores["macro_f1"], 4)}
+    validation = {"accuracy": round(scores["accuracy"], 4), "macro_f1": round(scores["macro_f1"], 4)}
+    if dense_weight is not None:
+        validation["dense_weight"] = dense_weight
+        validation["dense_path_accuracy"] = round(_accuracy(dense_logits, validation_set.intents), 4)
+        validation["sparse_path_accuracy"] = round(_accuracy(sparse_logits, validation_set.intents), 4)
+    return inference, validation

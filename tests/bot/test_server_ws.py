@@ -141,3 +141,16 @@ async def test_wrong_token_cannot_open_someone_elses_conversation(server: KefuSe
     async with ChatClient(server.ws_url) as intruder:
         welcome, history = await intruder.hello(other_id, victim_token)
         assert welcome["conversation_id"] != other_id and history == []
+
+
+async def test_metrics_count_turns_errors_and_connections(server: KefuServer) -> None:
+    async with ChatClient(server.ws_url) as chat:
+        await chat.hello()
+        await chat.say("hello")
+        await chat.send("{not json")
+        await chat.recv()
+        text = httpx.get(f"http://127.0.0.1:{server.port}/metrics").text
+        assert "kefu_active_connections 1.0" in text
+    assert 'kefu_errors_total{code="bad_json"} 1.0' in text
+    assert "kefu_messages_total 1.0" in text
+    assert "kefu_turn_seconds_count 1.0" in text and "kefu_nlu_seconds_count 1.0" in text

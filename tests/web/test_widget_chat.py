@@ -5,27 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from playwright.sync_api import Dialog, Page, Request, expect
 
-from tests.bot.test_server_ws import response_texts, zh_example
-from tests.tiny_bot import nlu_examples
+from tests.web.bot_texts import en_example, greeting_buttons, response_texts, zh_example
 from tests.web.live_bot import LiveBot
 from tests.web.widget_page import WidgetPage, shown_as_transcript, transcript_rows
-
-
-def en_example(project: Path, intent: str) -> str:
-    """The first English training example of ``intent``: a text the tiny model knows."""
-    return next(t for t in nlu_examples(project, intent) if not any("\u4e00" <= ch <= "\u9fff" for ch in t))
-
-
-def greeting_buttons(project: Path, language: str) -> list[dict[str, str]]:
-    domain = yaml.safe_load((project / "domain.yml").read_text(encoding="utf-8"))
-    for variation in domain["responses"]["utter_greet"]:
-        is_zh = any(c.get("value") == "zh" for c in variation.get("condition") or [])
-        if is_zh == (language == "zh"):
-            return variation["buttons"]
-    raise AssertionError(f"utter_greet has no {language} variation")
 
 
 def test_multi_turn_conversation_in_english(widget: WidgetPage, tiny_project: Path, shared_bot: LiveBot) -> None:

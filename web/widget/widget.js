@@ -58,8 +58,10 @@
  *   - event ids are Redis stream ids ("ms-seq") or integers, so they can be ordered.
  * Optional fields it uses when present: `stream_id` on the final `bot` frame of a stream (else
  * it closes the oldest open stream), `id` on replayed `user` frames and on `error` frames
- * about one message (that message is marked "not sent"), `timestamp` on user/bot frames (else
- * the milliseconds of a Redis stream id), and the frame `{"type": "csat_request"}`.
+ * about one message (that message is marked "not sent"), `ts` (or `timestamp`) on user/bot
+ * frames (else the milliseconds of a Redis stream id), `event_id` on `handoff` frames (a replayed
+ * handoff is shown once), and the frame `{"type": "csat_request"}`. A quick reply's `user`
+ * frame carries the button's `title` next to its payload `text`.
  *
  * Reliability: conversation id + token live in localStorage under "kefu:v1:<server url>:";
  * each unacked message is its own key there ("...:outbox:<id>") and is resent with the same
@@ -87,6 +89,7 @@
   const MAX_SEND_TRIES = 8; // connection lifetimes a message may wait through before "not sent"
   const TYPING_TIMEOUT_MS = 30000; // a lost typing-off frame must not leave dots forever
   const MAX_MESSAGE_CHARS = 2000;
+  const MAX_TITLE_CHARS = 200; // the server refuses a `user` frame with a longer `title`
   const HUMAN_AGENT_PAYLOAD = "/contact_human_agent";
   const DEFAULT_COLOR = "#2557d6";
 
@@ -225,7 +228,7 @@
 
   /** When a frame's event happened: its timestamp, else a Redis stream id's milliseconds. */
   function frameTime(frame) {
-    const stamp = frame.timestamp;
+    const stamp = frame.ts != null ? frame.ts : frame.timestamp; // `ts` is what docs/protocol.md names
     if (typeof stamp === "number" && isFinite(stamp)) return new Date(stamp < 1e11 ? stamp * 1000 : stamp);
     if (typeof stamp === "string" && !isNaN(Date.parse(stamp))) return new Date(stamp);
     const parsed = parseEventId(frame.event_id);
@@ -1503,7 +1506,7 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
       const saved = this.storage.read("conversation") || {};
       this.conversationId = saved.conversation_id || null;
       this.token = saved.token || null;
-      this.cursor = null; // newest user/bot event seen by this page: last_event_id on reconnect
+      this.cursor = null; // newest message or handoff event seen by this page: last_event_id on reconnect
       this.cursorAtLoad = this.storage.read("cursor"); // events after it are new (unread)
       this.seen = new Set();
       this.outbox = new Map(); // client id -> {id, text, display, createdAt, tries, failed}
@@ -1725,7 +1728,7 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
           if (typeof frame.text === "string" && frame.stream_id != null) this.view.appendStreamToken(frame.stream_id, frame.text);
           return;
         case "handoff":
-          return this.onHandoff(frame.state);
+          return this.onHandoff(frame.state, frame.event_id);
         case "csat_request":
           return this.view.showCsat();
         case "error":
@@ -1826,7 +1829,12 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
       this.emit("message", { role: "bot", source, text, eventId: frame.event_id });
     }
 
-    onHandoff(state) {
+    onHandoff(state, eventId) {
+      // A reconnect replays everything after the last message, so a take-over and hand-back
+      // with no message since would come again and be announced twice: handoffs are events
+      // too, seen once and moving the cursor.
+      if (!this.noteEvent(eventId)) return;
+      this.advanceCursor(eventId);
       if (!HANDOFF_STATES.includes(state) || state === this.handoff) return;
       const previous = this.handoff;
       this.handoff = state;
@@ -1864,7 +1872,11 @@ button { font: inherit; color: inherit; background: none; border: 0; margin: 0; 
         this.ensureConnected();
         return;
       }
-      if (this.sendFrame({ type: "user", id: entry.id, text: entry.text })) entry.sentAt = Date.now();
+      const frame = { type: "user", id: entry.id, text: entry.text };
+      // A button's title goes along with its payload: the server stores it, so the replayed
+      // history and the staff transcript read "Get a refund", not "/get_refund".
+      if (entry.display && entry.display !== entry.text) frame.title = entry.display.slice(0, MAX_TITLE_CHARS);
+      if (this.sendFrame(frame)) entry.sentAt = Date.now();
     }
 
     flushCsat() {

@@ -1,0 +1,93 @@
+"""The archive at run time: the database, the archiver task and the retention schedule.
+
+``kefu serve`` opens one :class:`ArchiveService` in its lifespan (the staff pages read
+``app.state.archive.database``); ``kefu archiver`` runs one on its own. Both share the
+consumer group, so any number of them split the feed between them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from bot.archive.archiver import Archiver
+from bot.archive.config import ArchiveSettings
+from bot.archive.db import ArchiveDatabase
+from bot.archive.retention import delete_expired_sessions, delete_expired_transcripts
+from bot.archive.writer import ArchiveWriter
+
+log = logging.getLogger(__name__)
+
+
+class ArchiveService:
+    """Owns the archive database and, when asked, the archiver and retention tasks."""
+
+    def __init__(self, settings: ArchiveSettings, database: ArchiveDatabase, client: aioredis.Redis, *,
+                 prefix: str) -> None:
+        self.settings = settings
+        self.database = database
+        self.client = client
+        self.prefix = prefix
+        self.archiver: Archiver | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @classmethod
+    async def open(cls, settings: ArchiveSettings, client: aioredis.Redis, *, prefix: str,
+                   run_archiver: bool | None = None) -> "ArchiveService":
+        """Open (and migrate) the database; start the archiver and retention when
+        ``run_archiver`` (default: ``settings.run_in_server``). Raises ``ArchiveError``."""
+        database = await asyncio.to_thread(ArchiveDatabase.open, settings.database_url)
+        service = cls(settings, database, client, prefix=prefix)
+        if settings.run_in_server if run_archiver is None else run_archiver:
+            service.start_archiver()
+        return service
+
+    def start_archiver(self) -> Archiver:
+        writer = ArchiveWriter(self.database, redact=self.settings.redact)
+        self.archiver = Archiver(
+            self.client, writer, prefix=self.prefix, group=self.settings.consumer_group,
+            batch_size=self.settings.batch_size, claim_idle_ms=self.settings.claim_idle_ms,
+        )
+        self._tasks.append(asyncio.create_task(self.archiver.run(), name="kefu-archiver"))
+        self._tasks.append(asyncio.create_task(self._housekeeping(), name="kefu-archive-retention"))
+        log.info("archiver %s started (group %s)", self.archiver.consumer, self.settings.consumer_group)
+        return self.archiver
+
+    async def _housekeeping(self) -> None:
+        """Retention, expired sessions and feed trimming, once per interval across replicas."""
+        interval = self.settings.retention_interval_s
+        lock = f"{self.prefix}archive:housekeeping"
+        while True:
+            try:
+                # One replica per interval does the work; the others skip it.
+                if await self.client.set(lock, str(time.time()), nx=True, ex=interval):
+                    await self.run_housekeeping()
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError, Exception) as exc:  # retried on the next tick
+                log.warning("archive housekeeping failed: %s: %s", type(exc).__name__, exc)
+            await asyncio.sleep(interval)
+
+    async def run_housekeeping(self) -> dict[str, int]:
+        """Delete expired transcripts and sessions and trim the acked feed, now."""
+        transcripts = await asyncio.to_thread(
+            delete_expired_transcripts, self.database, retention_days=self.settings.retention_days)
+        sessions = await asyncio.to_thread(delete_expired_sessions, self.database)
+        trimmed = await self.archiver.trim_feed() if self.archiver else 0
+        if transcripts:
+            log.info("retention deleted %d transcripts older than %d days", transcripts, self.settings.retention_days)
+        return {"transcripts": transcripts, "sessions": sessions, "feed_entries": trimmed}
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await asyncio.to_thread(self.database.close)

@@ -1,0 +1,216 @@
+"""Writing conversation events into the archive: exactly once, redacted, with aggregates.
+
+:func:`archive_rows` turns a Rasa event into the ``archive_events`` row (pure);
+:class:`ArchiveWriter.write` stores a batch in one transaction: events already archived
+are skipped (the ``(conversation_id, event_id)`` key), the conversations' aggregates are
+updated from the new events only, and the caller acks the Redis feed after it returns.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bot.archive import schema
+from bot.archive.db import ArchiveDatabase
+from bot.archive.redaction import redact_event
+
+# The previews in the inbox are cut to this many characters.
+PREVIEW_CHARS = 200
+FALLBACK_INTENT = "nlu_fallback"
+
+
+@dataclass(frozen=True)
+class ArchivedEvent:
+    """One event read from a conversation stream, ready for :meth:`ArchiveWriter.write`."""
+
+    conversation_id: str
+    event_id: str
+    event: dict[str, Any]
+
+
+def stream_id_parts(event_id: str) -> tuple[int, int]:
+    """``"1700000000000-3"`` -> ``(1700000000000, 3)``; what events are ordered by."""
+    ms, _, seq = event_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _text(value: Any, limit: int | None = None) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return value[:limit] if limit else value
+
+
+def fell_back(event: dict[str, Any]) -> bool:
+    """A customer message the NLU did not understand well enough (fallback intent)."""
+    parse = event.get("parse_data") or {}
+    return bool(parse.get("fallback_from")) or (parse.get("intent") or {}).get("name") == FALLBACK_INTENT
+
+
+def archive_row(item: ArchivedEvent, *, redact: bool) -> dict[str, Any]:
+    """The ``archive_events`` row for one event (personal data masked when ``redact``)."""
+    event = redact_event(item.event) if redact else item.event
+    kind = str(event.get("event") or "unknown")[:32]
+    ms, seq = stream_id_parts(item.event_id)
+    row: dict[str, Any] = {
+        "conversation_id": item.conversation_id,
+        "event_id": item.event_id,
+        "stream_ms": ms,
+        "stream_seq": seq,
+        "kind": kind,
+        "timestamp": _float(event.get("timestamp")) or ms / 1000.0,
+        "text": None,
+        "intent": None,
+        "confidence": None,
+        "fell_back": False,
+        "sentiment": None,
+        "language": None,
+        "source": None,
+        "payload": json.dumps(event, ensure_ascii=False, separators=(",", ":")),
+    }
+    if kind == "user":
+        parse = event.get("parse_data") or {}
+        intent = parse.get("fallback_from") or parse.get("intent") or {}
+        row["text"] = _text(event.get("text"))
+        # The intent the model predicted, also when it fell back: that is what staff correct.
+        row["intent"] = _text(intent.get("name"), 128)
+        row["confidence"] = _float(intent.get("confidence"))
+        row["fell_back"] = fell_back(event)
+        sentiment = parse.get("sentiment") or {}
+        row["sentiment"] = _text(sentiment.get("label"), 16) if isinstance(sentiment, dict) else None
+        row["language"] = _text(parse.get("language"), 8)
+    elif kind == "bot":
+        row["text"] = _text(event.get("text"))
+        row["source"] = _text((event.get("metadata") or {}).get("source"), 16) or "template"
+    return row
+
+
+def _is_newer(event_id: str, than: str | None) -> bool:
+    return than is None or stream_id_parts(event_id) > stream_id_parts(than)
+
+
+def _fold(summary: dict[str, Any], row: dict[str, Any], event: dict[str, Any]) -> None:
+    """Update a conversation's aggregates with one newly archived event."""
+    timestamp = row["timestamp"]
+    summary["started_at"] = min(summary["started_at"], timestamp)
+    newest = _is_newer(row["event_id"], summary["last_event_id"])
+    if newest:
+        summary["last_event_id"] = row["event_id"]
+        summary["last_event_at"] = max(summary["last_event_at"], timestamp)
+    kind = row["kind"]
+    if kind == "user":
+        summary["user_messages"] += 1
+        if row["confidence"] is not None:
+            current = summary["min_confidence"]
+            summary["min_confidence"] = row["confidence"] if current is None else min(current, row["confidence"])
+        if row["fell_back"]:
+            summary["fallbacks"] += 1
+        if row["text"]:
+            if summary["first_text"] is None:
+                summary["first_text"] = row["text"][:PREVIEW_CHARS]
+            if newest:
+                summary["last_text"] = row["text"][:PREVIEW_CHARS]
+        if row["language"] and newest:
+            summary["language"] = row["language"]
+    elif kind == "bot":
+        summary["bot_messages"] += 1
+        if row["text"] and newest:
+            summary["last_text"] = row["text"][:PREVIEW_CHARS]
+    elif kind == "handoff":
+        state = str(event.get("state") or "bot")
+        if state in ("waiting", "human"):
+            summary["handed_off"] = True
+        if _is_newer(row["event_id"], summary["handoff_event_id"]):
+            summary["handoff_state"] = state if state in ("waiting", "human", "bot") else "bot"
+            summary["handoff_event_id"] = row["event_id"]
+            summary["handoff_at"] = timestamp
+            summary["agent"] = _text(event.get("agent"), 64)
+    elif kind == "csat":
+        try:
+            score = int(event.get("score"))
+        except (TypeError, ValueError):
+            return
+        if 1 <= score <= 5:
+            summary["csat"] = score
+
+
+def _new_summary(conversation_id: str, row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": conversation_id, "started_at": row["timestamp"], "last_event_at": row["timestamp"], "last_event_id": row["event_id"], "user_messages": 0,
+        "bot_messages": 0, "min_confidence": None, "fallbacks": 0, "handed_off": False, "handoff_state": "bot",
+        "handoff_event_id": None, "handoff_at": None, "agent": None, "csat": None, "language": None,
+        "first_text": None, "last_text": None,
+    }
+
+
+class ArchiveWriter:
+    """Writes batches of events; safe to call again with events it has already stored."""
+
+    def __init__(self, database: ArchiveDatabase, *, redact: bool = True) -> None:
+        self.database = database
+        self.redact = redact
+
+    def _insert(self, connection: Connection, table: Any) -> Any:
+        dialect = postgresql if self.database.dialect == "postgresql" else sqlite
+        return dialect.insert(table)
+
+    def write(self, batch: list[ArchivedEvent]) -> int:
+        """Store the events not archived yet, in one transaction; returns how many were new.
+
+        Raises SQLAlchemy errors (database down, locked, constraint race); nothing is
+        committed then, and the caller retries the same batch later.
+        """
+        by_conversation: dict[str, list[ArchivedEvent]] = defaultdict(list)
+        for item in batch:
+            by_conversation[item.conversation_id].append(item)
+        written = 0
+        with self.database.write() as connection:
+            # Locked in a fixed order, so two archivers never wait on each other in a cycle.
+            for conversation_id in sorted(by_conversation):
+                written += self._write_conversation(connection, conversation_id, by_conversation[conversation_id])
+        return written
+
+    def _write_conversation(self, connection: Connection, conversation_id: str, items: list[ArchivedEvent]) -> int:
+        wanted = {item.event_id: item for item in items}
+        existing = set(connection.scalars(
+            select(schema.events.c.event_id).where(
+                schema.events.c.conversation_id == conversation_id,
+                schema.events.c.event_id.in_(list(wanted)),
+            )
+        ))
+        fresh = sorted((item for eid, item in wanted.items() if eid not in existing),
+                       key=lambda item: stream_id_parts(item.event_id))
+        if not fresh:
+            return 0
+        rows = [archive_row(item, redact=self.redact) for item in fresh]
+        conversations = schema.conversations
+        connection.execute(
+            self._insert(connection, conversations)
+            .values(**_new_summary(conversation_id, rows[0]))
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+        # FOR UPDATE: on PostgreSQL a second archiver updating the same conversation waits
+        # here instead of overwriting these aggregates (SQLite's write lock does the same).
+        current = connection.execute(
+            select(conversations).where(conversations.c.id == conversation_id).with_for_update()
+        ).mappings().one()
+        summary = dict(current)
+        connection.execute(schema.events.insert(), rows)
+        for row, item in zip(rows, fresh):
+            _fold(summary, row, item.event)
+        changed = {k: v for k, v in summary.items() if k != "id" and current[k] != v}
+        if changed:
+            connection.execute(update(conversations).where(conversations.c.id == conversation_id).values(**changed))
+        return len(rows)
