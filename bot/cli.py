@@ -1,4 +1,5 @@
-"""The ``kefu`` command line: train, eval, serve, run, shell.
+"""The ``kefu`` command line: train, eval, serve, run, shell (and the staff-side commands of
+:mod:`bot.staff_cli`: staff, archiver, export-training, reload).
 
 ``kefu run`` is what ``make run`` calls: it trains the default bot if there is no model,
 starts an embedded Redis (unless ``REDIS_URL`` is set), the rasa-sdk action server and the
@@ -72,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     shell.add_argument("--project", type=Path, metavar="DIR", help="Rasa project folder (default: dialogues/)")
     shell.add_argument("--redis-url", metavar="URL", help="Redis (default: $REDIS_URL, else a temporary embedded Redis)")
     shell.add_argument("--action-endpoint", metavar="URL", help="rasa-sdk action server webhook URL")
+
+    from bot import staff_cli  # staff accounts, archiver, export-training, reload
+
+    staff_cli.add_subcommands(commands)
     return parser
 
 
@@ -122,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         from bot.story_test_cli import run_story_tests
 
         return run_story_tests(args)
+    from bot import staff_cli
+
+    if args.command in staff_cli.COMMANDS:
+        _configure_logging("warning")
+        return staff_cli.run(args)
     if args.command == "shell":
         from bot.shell import run_shell
 

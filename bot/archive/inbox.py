@@ -165,7 +165,7 @@ def text_match(database: ArchiveDatabase, query: str) -> ColumnElement[bool] | N
     return and_(*conditions)
 
 
-def _apply_filters(query: Select, database: ArchiveDatabase, filters: InboxFilters, zone: str) -> Select:
+def apply_filters(query: Select, database: ArchiveDatabase, filters: InboxFilters, zone: str) -> Select:
     conv = schema.conversations
     events = schema.events
     if filters.date_from:
@@ -211,8 +211,8 @@ def search_conversations(database: ArchiveDatabase, filters: InboxFilters, *, pa
         "oldest": [conv.c.last_event_at.asc(), conv.c.id],
         "lowest_confidence": [func.coalesce(conv.c.min_confidence, 2.0).asc(), conv.c.last_event_at.desc()],
     }[filters.sort]
-    listing = _apply_filters(select(conv), database, filters, zone)
-    counting = _apply_filters(select(func.count()).select_from(conv), database, filters, zone)
+    listing = apply_filters(select(conv), database, filters, zone)
+    counting = apply_filters(select(func.count()).select_from(conv), database, filters, zone)
     with database.read() as connection:
         total = int(connection.scalar(counting) or 0)
         rows = [dict(r) for r in connection.execute(

@@ -47,12 +47,19 @@ class ArchiveService:
             service.start_archiver()
         return service
 
-    def start_archiver(self) -> Archiver:
+    def make_archiver(self) -> Archiver:
+        """An archiver on this database, not started (``run_once`` it yourself)."""
         writer = ArchiveWriter(self.database, redact=self.settings.redact)
         self.archiver = Archiver(
             self.client, writer, prefix=self.prefix, group=self.settings.consumer_group,
             batch_size=self.settings.batch_size, claim_idle_ms=self.settings.claim_idle_ms,
         )
+        return self.archiver
+
+    def start_archiver(self) -> Archiver:
+        """Start the archiver and the housekeeping (retention) schedule as tasks."""
+        self.make_archiver()
+        assert self.archiver is not None
         self._tasks.append(asyncio.create_task(self.archiver.run(), name="kefu-archiver"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="kefu-archive-retention"))
         log.info("archiver %s started (group %s)", self.archiver.consumer, self.settings.consumer_group)

@@ -18,7 +18,8 @@ def test_cancel_a_processing_order_refunds_it(run_action, make_tracker, order_st
 
     assert "order ORD-10003 is cancelled" in outcome.text
     assert "$358.90" in outcome.text  # monitor 329.00 + stand 29.90
-    assert outcome.slots == {"order_id": "ORD-10003", "order_status": "cancelled"}
+    # The form's yes/no answer is used up, so the next cancellation asks again.
+    assert outcome.slots == {"order_id": "ORD-10003", "order_status": "cancelled", "cancel_confirmed": None}
     order = order_store.find_order("ORD-10003")
     assert (order.status, order.refund_state, order.refund_amount_cents) == (
         "cancelled", "processing", 35890)
@@ -61,7 +62,18 @@ def test_cancel_unknown_order(run_action, make_tracker):
     )
 
     assert "couldn't find an order with the number 55555" in outcome.text
-    assert outcome.slots == {"order_id": None, "order_status": None}
+    assert outcome.slots == {"order_id": None, "order_status": None, "cancel_confirmed": None}
+
+
+def test_answering_no_keeps_the_order(run_action, make_tracker, order_store):
+    before = order_store.find_order("ORD-10005")
+    outcome = run_action(
+        "action_cancel_order",
+        make_tracker("no, keep it", intent="deny", slots={"order_id": "ORD-10005", "cancel_confirmed": False}),
+    )
+    assert "ORD-10005 stays as it is" in outcome.text
+    assert order_store.find_order("ORD-10005") == before
+    assert outcome.slots["cancel_confirmed"] is None
 
 
 def test_change_address_of_a_processing_order(run_action, make_tracker, order_store):
