@@ -66,10 +66,19 @@ async def _chat(settings: Settings) -> None:
 
 
 def run_shell(settings: Settings) -> int:
+    """Chat until /quit. Without ``--redis-url`` / ``--action-endpoint`` a temporary Redis
+    and the project's own action server (``actions/``) are started, as ``kefu run`` does."""
+    from bot.embedded_redis import free_port
+    from bot.launcher import action_server
+
     with contextlib.ExitStack() as stack:
         if not settings.redis_url:
             data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kefu-shell-")))
             settings = settings.with_overrides(redis_url=stack.enter_context(EmbeddedRedis(data_dir)).url)
+        if not settings.action_endpoint:
+            settings.var_dir.mkdir(parents=True, exist_ok=True)
+            endpoint = stack.enter_context(action_server(free_port(), var_dir=settings.var_dir))
+            settings = settings.with_overrides(action_endpoint=endpoint)
         try:
             asyncio.run(_chat(settings))
         except KefuError as exc:

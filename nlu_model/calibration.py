@@ -16,38 +16,43 @@ import torch
 from torch.nn import functional as F
 
 
+def _log_loss(logits: torch.Tensor, labels: torch.Tensor, temperature: float) -> float:
+    return float(F.cross_entropy(logits / temperature, labels))
+
+
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    """The temperature minimising the negative log-likelihood of `labels` (searched in log space)."""
+    """The temperature in [0.05, 20] minimising the log-loss of `labels`: a coarse grid in log
+    space, then golden-section search between the best point's neighbours (the loss is convex
+    in 1/T, so this finds the optimum without gradients)."""
     if len(labels) == 0:
         return 1.0
-    log_temperature = torch.zeros(1, requires_grad=True)
-    optimizer = torch.optim.LBFGS([log_temperature], lr=0.1, max_iter=100, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        loss = F.cross_entropy(logits / log_temperature.exp(), labels)
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    temperature = float(log_temperature.detach().exp())
-    # A handful of validation examples can push T to silly values; keep it in a sane band.
-    return min(max(temperature, 0.05), 20.0) if math.isfinite(temperature) else 1.0
+    with torch.no_grad():
+        grid = torch.linspace(math.log(0.05), math.log(20.0), 41).exp().tolist()
+        losses = [_log_loss(logits, labels, t) for t in grid]
+        best = min(range(len(grid)), key=losses.__getitem__)
+        low, high = grid[max(0, best - 1)], grid[min(len(grid) - 1, best + 1)]
+        ratio = (math.sqrt(5) - 1) / 2
+        for _ in range(30):
+            a, b = high - ratio * (high - low), low + ratio * (high - low)
+            if _log_loss(logits, labels, a) < _log_loss(logits, labels, b):
+                high = b
+            else:
+                low = a
+    return (low + high) / 2
 
 
 def fit_path_weight(dense_logits: torch.Tensor, sparse_logits: torch.Tensor, labels: torch.Tensor) -> float:
     """The weight w in [0, 1] of `model.mix_paths` with the lowest held-out log-loss (after
     temperature scaling), searched on a grid: stacking the two paths on data neither saw."""
-    from .model import mix_paths
-
-    best_weight, best_loss = 0.5, math.inf
-    for step in range(21):
-        weight = step / 20
-        logits = mix_paths(dense_logits, sparse_logits, weight)
-        temperature = fit_temperature(logits, labels)
-        loss = float(F.cross_entropy(logits / temperature, labels))
-        if loss < best_loss - 1e-9:
-            best_weight, best_loss = weight, loss
+    with torch.no_grad():
+        dense, sparse = F.log_softmax(dense_logits, dim=-1), F.log_softmax(sparse_logits, dim=-1)
+        best_weight, best_loss = 0.5, math.inf
+        for step in range(21):
+            weight = step / 20
+            logits = weight * dense + (1 - weight) * sparse  # = mix_paths(dense_logits, sparse_logits, weight)
+            loss = _log_loss(logits, labels, fit_temperature(logits, labels))
+            if loss < best_loss - 1e-9:
+                best_weight, best_loss = weight, loss
     return best_weight
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -67,3 +68,17 @@ def test_train_on_bad_data_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "nlu.yml" in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_shell_chats_through_the_dialogue_manager(tiny_model: Path, tiny_project: Path, tmp_path: Path) -> None:
+    # A person at the terminal: a greeting, a button picked by its number, an order number.
+    env = {**os.environ, "KEFU_VAR_DIR": str(tmp_path / "var")}
+    env.pop("REDIS_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "shell", "--model", str(tiny_model), "--project", str(tiny_project)],
+        input="hello\n1\nORD-10003\n/quit\n", capture_output=True, text=True, timeout=180, cwd=REPO_ROOT, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = " ".join(result.stdout.split())
+    assert "[1] Track my order" in out
+    assert "what's your order number?" in out
+    assert "Order ORD-10003" in out and "being prepared for shipping" in out

@@ -41,10 +41,9 @@ class LoopThread:
 
 
 class LiveBot:
-    """A running server plus direct access to what it stored, for checking the widget against.
-
-    Call :meth:`close` when done (it stops nothing but the Redis client; the server belongs to
-    its fixture)."""
+    """A running server plus direct access to what it stored, for checking the widget against,
+    and a staff member's actions on its conversations. :meth:`close` closes the Redis client;
+    the server process belongs to whoever started it."""
 
     def __init__(self, server: KefuServer, *, project: Path, redis_url: str, prefix: str, loop: LoopThread) -> None:
         self.server = server

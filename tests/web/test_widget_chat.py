@@ -65,16 +65,17 @@ def test_reload_shows_the_history(widget: WidgetPage, tiny_project: Path, shared
     assert replies and replies[0] in response_texts(tiny_project, "utter_thank_you", "en")
 
 
-def test_markup_from_the_customer_is_shown_as_text_and_never_runs(widget: WidgetPage, page: Page, shared_bot: LiveBot) -> None:
+def test_markup_from_the_customer_is_shown_as_text_and_never_runs(widget: WidgetPage, page: Page,
+                                                                   shared_bot: LiveBot) -> None:
     dialogs: list[str] = []
-    image_requests: list[str] = []
+    image_requests: list[str] = []  # an <img src=x> made from the text would fetch "/x"
 
     def on_dialog(dialog: Dialog) -> None:
         dialogs.append(dialog.message)
         dialog.dismiss()
 
     def on_request(request: Request) -> None:
-        if request.resource_type == "image":
+        if request.url.endswith("/x"):
             image_requests.append(request.url)
 
     page.on("dialog", on_dialog)

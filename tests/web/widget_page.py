@@ -6,6 +6,8 @@ web/widget/widget.js); Playwright's CSS engine pierces the widget's open shadow 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
@@ -75,19 +77,19 @@ class WidgetPage:
 
     def say_and_wait(self, text: str) -> list[str]:
         """Send ``text`` and wait for the whole bot turn; returns the texts of its bot messages."""
-        turns = self.finished_turns()
-        bots_before = self.messages("bot").count()
-        self.say(text)
-        self.wait_for_turn(after=turns)
-        return [bubble["text"] for bubble in self.bubbles() if bubble["role"] == "bot"][bots_before:]
+        return self._bot_turn(lambda: self.say(text))
 
     def click_quick_reply(self, title: str) -> list[str]:
         """Click the quick reply titled ``title``; returns the texts of the bot's answer."""
+        button = self.part("quick-reply").filter(has_text=re.compile(f"^{re.escape(title)}$"))
+        return self._bot_turn(button.click)
+
+    def _bot_turn(self, act: Callable[[], None]) -> list[str]:
         turns = self.finished_turns()
         bots_before = self.messages("bot").count()
-        self.part("quick-reply").filter(has_text=title).click()
+        act()
         self.wait_for_turn(after=turns)
-        return [bubble["text"] for bubble in self.bubbles() if bubble["role"] == "bot"][bots_before:]
+        return self.texts("bot")[bots_before:]
 
     # -- what it shows ---------------------------------------------------------------------
     def expect_online(self, timeout_ms: float = TURN_TIMEOUT_MS) -> None:
