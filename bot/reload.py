@@ -121,6 +121,8 @@ class ModelReloader:
                 await self._publish_status()
                 return False
             old = self.service.nlu
+            if old is not None and new.on_parse is None:
+                new.on_parse = old.on_parse  # keep feeding the server's latency metrics
             # One assignment: the next turn parses with the new model; a turn already
             # parsing holds a reference to the old one and finishes with it.
             self.service.nlu = new

@@ -1,4 +1,5 @@
-"""The web server: the demo shop page, the widget script, the chat websocket, health.
+"""The web server: the demo shop page, the widget script, the chat websocket, health, and
+the staff review pages (``/staff``, from :mod:`web.staff`).
 
 ``create_app(settings)`` builds the Starlette app; its lifespan connects Redis, loads the
 dialogue project and the NLU model, and closes them again on shutdown.
@@ -16,6 +17,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from bot.archive.config import load_archive_settings
+from bot.archive.service import ArchiveService
 from bot.config import Settings
 from bot.dialogue.engine import EngineConfig
 from bot.errors import KefuError, ServiceUnavailable
@@ -24,9 +27,11 @@ from bot.metrics import Metrics
 from bot.nlu import NluService
 from bot.project import load_project
 from bot.ratelimit import ConnectionCounter
+from bot.reload import ModelReloader
 from bot.store import ConversationStore
 from bot.turns import ConversationService
 from bot.ws_channel import websocket_endpoint
+from web.staff.routes import staff_mount
 
 log = logging.getLogger(__name__)
 
@@ -102,14 +107,23 @@ def create_app(settings: Settings, *, nlu: NluService | None = None, actions: ob
             lock_wait_s=settings.limits.lock_wait_s,
             lock_ttl_ms=settings.limits.lock_ttl_ms,
         )
+        # The transcript archiver (this process's share of the feed) and the staff pages' data.
+        app.state.archive = await ArchiveService.launch(
+            load_archive_settings(settings.var_dir), store.redis, prefix=settings.redis_prefix)
+        # `kefu reload` / the admin button swap app.state.service.nlu without a restart.
+        app.state.reloader = ModelReloader(app.state.service, store.redis, prefix=settings.redis_prefix)
+        app.state.reloader.start()
         log.info("kefu ready: project %s, model %s", settings.project_dir, service_nlu.model_dir)
         try:
             yield
         finally:
             if action_client is not None and actions is None:
                 await action_client.aclose()
-            if nlu is None:
-                service_nlu.close()
+            await app.state.reloader.close()
+            await app.state.archive.close()
+            # The model in use now (a reload closes the models it replaced itself).
+            if app.state.service.nlu is not nlu:
+                app.state.service.nlu.close()
             await live.close()
             await store.close()
 
@@ -123,5 +137,6 @@ def create_app(settings: Settings, *, nlu: NluService | None = None, actions: ob
         Route("/metrics", metrics.endpoint),
         Route("/favicon.ico", _static("favicon.svg", "image/svg+xml")),
         WebSocketRoute("/ws", websocket_endpoint),
+        *staff_mount(),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

@@ -37,6 +37,9 @@ from bot.errors import ConversationBusy, ServiceUnavailable
 
 Event = dict[str, Any]
 
+# Redis connections per server process (the live hub's pub/sub connection is one of them).
+REDIS_POOL_SIZE = 64
+
 # Appends events and their feed pointers atomically; for a user message, first checks the
 # client message id so a resend returns the original event id instead of a second copy.
 _APPEND_SCRIPT = """
@@ -107,14 +110,20 @@ class ConversationStore:
     def from_url(cls, url: str, **kwargs: Any) -> "ConversationStore":
         # Short socket timeouts: a Redis outage must turn into a clear error for the
         # customer within a couple of seconds, not a hung turn.
-        client = aioredis.Redis.from_url(
+        #
+        # A blocking pool: hundreds of concurrent turns share a few dozen connections and
+        # wait briefly for a free one, instead of failing with "Too many connections"
+        # (redis-py's default pool raises at 100) or opening one socket per turn.
+        pool = aioredis.BlockingConnectionPool.from_url(
             url,
+            max_connections=REDIS_POOL_SIZE,
+            timeout=3.0,
             decode_responses=True,
             socket_timeout=3.0,
             socket_connect_timeout=2.0,
             health_check_interval=15,
         )
-        return cls(client, **kwargs)
+        return cls(aioredis.Redis.from_pool(pool), **kwargs)
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -14,7 +14,7 @@ class TrainConfig:
     # network
     n_layer: int = 2
     n_head: int = 4
-    n_embd: int = 256
+    n_embd: int = 128
     dropout: float = 0.1
     max_len: int = 64
     vocab_size: int = 8000  # WordPiece vocabulary trained on the data (an upper bound)

@@ -45,11 +45,11 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, busy_timeout_s: float) -> Engine:
     path = make_url(url).database
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 15})
+    engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": busy_timeout_s})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -59,7 +59,7 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -77,14 +77,19 @@ class ArchiveDatabase:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> "ArchiveDatabase":
-        """Connect to ``url`` and bring the schema up to date; raises :class:`ArchiveError`."""
+    def open(cls, url: str, *, migrate: bool = True, busy_timeout_s: float = 15.0) -> "ArchiveDatabase":
+        """Connect to ``url`` and bring the schema up to date; raises :class:`ArchiveError`.
+
+        ``busy_timeout_s``: how long a SQLite writer waits for another writer's lock (and a
+        PostgreSQL connection attempt waits) before the operation fails and is retried.
+        """
         url = normalise_url(url)
         try:
             if url.startswith("sqlite"):
-                engine = _sqlite_engine(url)
+                engine = _sqlite_engine(url, busy_timeout_s)
             else:
-                engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+                engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
+                                       connect_args={"connect_timeout": max(1, int(busy_timeout_s))})
         except Exception as exc:  # bad URL, missing driver
             raise ArchiveError(f"cannot use archive URL {make_url(url).render_as_string(hide_password=True)}: {exc}") from exc
         database = cls(engine)

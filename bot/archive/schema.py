@@ -51,6 +51,7 @@ conversations = Table(
     Column("agent", String(64)),
     Column("csat", Integer),
     Column("language", String(8)),
+    # Previews: the first and the latest customer message.
     Column("first_text", Text),
     Column("last_text", Text),
     Index("ix_archive_conversations_last_event_at", "last_event_at"),
@@ -66,7 +67,10 @@ events = Table(
     # The stream id split in two numbers, for ordering ("10-2" sorts before "9-1" as text).
     Column("stream_ms", BigInteger, nullable=False),
     Column("stream_seq", Integer, nullable=False),
+    # Rasa's event name, except ``user_replay``: a customer message the dialogue re-reads
+    # after a two-stage fallback (a copy with the same message_id), not a new message.
     Column("kind", String(32), nullable=False),
+    Column("message_id", String(64)),
     Column("timestamp", Float),
     Column("text", Text),
     Column("intent", String(128)),
@@ -79,6 +83,7 @@ events = Table(
     UniqueConstraint("conversation_id", "event_id", name="uq_archive_events_conversation_event"),
     Index("ix_archive_events_order", "conversation_id", "stream_ms", "stream_seq"),
     Index("ix_archive_events_intent", "intent"),
+    Index("ix_archive_events_message", "conversation_id", "message_id"),
     Index("ix_archive_events_kind_timestamp", "kind", "timestamp"),
 )
 

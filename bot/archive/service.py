@@ -27,10 +27,11 @@ log = logging.getLogger(__name__)
 class ArchiveService:
     """Owns the archive database and, when asked, the archiver and retention tasks."""
 
-    def __init__(self, settings: ArchiveSettings, database: ArchiveDatabase, client: aioredis.Redis, *,
+    def __init__(self, settings: ArchiveSettings, database: ArchiveDatabase | None, client: aioredis.Redis, *,
                  prefix: str) -> None:
         self.settings = settings
-        self.database = database
+        # None while the database cannot be reached (see :meth:`launch`).
+        self.database: ArchiveDatabase | None = database
         self.client = client
         self.prefix = prefix
         self.archiver: Archiver | None = None
@@ -47,8 +48,35 @@ class ArchiveService:
             service.start_archiver()
         return service
 
+    @classmethod
+    async def launch(cls, settings: ArchiveSettings, client: aioredis.Redis, *, prefix: str) -> "ArchiveService":
+        """What ``kefu serve`` calls: like :meth:`open`, but a database that cannot be reached
+        does not stop the server. The service keeps retrying in the background (events wait
+        in Redis meanwhile) and :attr:`database` stays None until it succeeds."""
+        try:
+            return await cls.open(settings, client, prefix=prefix)
+        except Exception as exc:  # noqa: BLE001 - any failure to open is retried
+            log.error("archive database unavailable (%s); retrying in the background", exc)
+        service = cls(settings, None, client, prefix=prefix)
+        service._tasks.append(asyncio.create_task(service._open_later(), name="kefu-archive-open"))
+        return service
+
+    async def _open_later(self) -> None:
+        delay = 1.0
+        while self.database is None:
+            await asyncio.sleep(delay)
+            try:
+                self.database = await asyncio.to_thread(ArchiveDatabase.open, self.settings.database_url)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("archive database still unavailable: %s", exc)
+                delay = min(delay * 2, 30.0)
+        log.info("archive database is back")
+        if self.settings.run_in_server:
+            self.start_archiver()
+
     def make_archiver(self) -> Archiver:
         """An archiver on this database, not started (``run_once`` it yourself)."""
+        assert self.database is not None, "the archive database is not open"
         writer = ArchiveWriter(self.database, redact=self.settings.redact)
         self.archiver = Archiver(
             self.client, writer, prefix=self.prefix, group=self.settings.consumer_group,
@@ -82,6 +110,7 @@ class ArchiveService:
 
     async def run_housekeeping(self) -> dict[str, int]:
         """Delete expired transcripts and sessions and trim the acked feed, now."""
+        assert self.database is not None, "the archive database is not open"
         transcripts = await asyncio.to_thread(
             delete_expired_transcripts, self.database, retention_days=self.settings.retention_days)
         sessions = await asyncio.to_thread(delete_expired_sessions, self.database)
@@ -97,4 +126,5 @@ class ArchiveService:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        await asyncio.to_thread(self.database.close)
+        if self.database is not None:
+            await asyncio.to_thread(self.database.close)

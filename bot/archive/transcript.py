@@ -32,6 +32,8 @@ class Message:
     intent: str | None = None
     confidence: float | None = None
     fell_back: bool = False
+    # What a correction form starts from: the intent, or the best real guess after a fallback.
+    suggested_intent: str | None = None
     ranking: list[dict[str, Any]] = field(default_factory=list)
     entities: list[dict[str, Any]] = field(default_factory=list)
     sentiment: dict[str, Any] | None = None
@@ -72,12 +74,14 @@ def message_from_row(row: dict[str, Any]) -> Message:
     payload = json.loads(row["payload"])
     message = Message(event_id=row["event_id"], kind=row["kind"], timestamp=row["timestamp"], text=row["text"],
                       payload=payload)
-    if row["kind"] == "user":
+    if row["kind"] in ("user", "user_replay"):
         parse = payload.get("parse_data") or {}
         message.intent = row["intent"]
         message.confidence = row["confidence"]
         message.fell_back = bool(row["fell_back"])
         message.ranking = [r for r in (parse.get("intent_ranking") or [])[:3] if isinstance(r, dict)]
+        guesses = [r.get("name") for r in message.ranking if r.get("name") and r.get("name") != "nlu_fallback"]
+        message.suggested_intent = guesses[0] if row["intent"] == "nlu_fallback" and guesses else row["intent"]
         message.entities = [e for e in parse.get("entities") or [] if isinstance(e, dict)]
         sentiment = parse.get("sentiment")
         message.sentiment = sentiment if isinstance(sentiment, dict) else None

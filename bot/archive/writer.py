@@ -70,6 +70,7 @@ def archive_row(item: ArchivedEvent, *, redact: bool) -> dict[str, Any]:
         "stream_ms": ms,
         "stream_seq": seq,
         "kind": kind,
+        "message_id": _text(event.get("message_id"), 64) if kind == "user" else None,
         "timestamp": _float(event.get("timestamp")) or ms / 1000.0,
         "text": None,
         "intent": None,
@@ -82,11 +83,18 @@ def archive_row(item: ArchivedEvent, *, redact: bool) -> dict[str, Any]:
     }
     if kind == "user":
         parse = event.get("parse_data") or {}
+        # The intent the model predicted (also when the dialogue's threshold overrode it:
+        # ``fallback_from``); that is what staff review and correct.
         intent = parse.get("fallback_from") or parse.get("intent") or {}
         row["text"] = _text(event.get("text"))
-        # The intent the model predicted, also when it fell back: that is what staff correct.
         row["intent"] = _text(intent.get("name"), 128)
         row["confidence"] = _float(intent.get("confidence"))
+        if row["intent"] == FALLBACK_INTENT:
+            # The model's own fallback carries its threshold as confidence; how sure it was
+            # of its best real guess says more.
+            guesses = [r for r in parse.get("intent_ranking") or [] if isinstance(r, dict) and r.get("name") != FALLBACK_INTENT]
+            if guesses:
+                row["confidence"] = _float(guesses[0].get("confidence"))
         row["fell_back"] = fell_back(event)
         sentiment = parse.get("sentiment") or {}
         row["sentiment"] = _text(sentiment.get("label"), 16) if isinstance(sentiment, dict) else None
@@ -98,7 +106,9 @@ def archive_row(item: ArchivedEvent, *, redact: bool) -> dict[str, Any]:
 
 
 def _is_newer(event_id: str, than: str | None) -> bool:
-    return than is None or stream_id_parts(event_id) > stream_id_parts(than)
+    """True when ``event_id`` is not older than ``than`` (equal counts: a new conversation's
+    row starts out with its first event's id)."""
+    return than is None or stream_id_parts(event_id) >= stream_id_parts(than)
 
 
 def _fold(summary: dict[str, Any], row: dict[str, Any], event: dict[str, Any]) -> None:
@@ -126,8 +136,6 @@ def _fold(summary: dict[str, Any], row: dict[str, Any], event: dict[str, Any]) -
             summary["language"] = row["language"]
     elif kind == "bot":
         summary["bot_messages"] += 1
-        if row["text"] and newest:
-            summary["last_text"] = row["text"][:PREVIEW_CHARS]
     elif kind == "handoff":
         state = str(event.get("state") or "bot")
         if state in ("waiting", "human"):
@@ -195,6 +203,7 @@ class ArchiveWriter:
         if not fresh:
             return 0
         rows = [archive_row(item, redact=self.redact) for item in fresh]
+        self._mark_replays(connection, conversation_id, rows)
         conversations = schema.conversations
         connection.execute(
             self._insert(connection, conversations)
@@ -214,3 +223,20 @@ class ArchiveWriter:
         if changed:
             connection.execute(update(conversations).where(conversations.c.id == conversation_id).values(**changed))
         return len(rows)
+
+    @staticmethod
+    def _mark_replays(connection: Connection, conversation_id: str, rows: list[dict[str, Any]]) -> None:
+        """A second ``user`` event with a message id already seen is the dialogue re-reading
+        that message (two-stage fallback), not the customer writing again."""
+        ids = {row["message_id"] for row in rows if row["kind"] == "user" and row["message_id"]}
+        if not ids:
+            return
+        seen = set(connection.scalars(select(schema.events.c.message_id).where(
+            schema.events.c.conversation_id == conversation_id, schema.events.c.kind == "user",
+            schema.events.c.message_id.in_(ids))))
+        for row in rows:
+            if row["kind"] != "user" or not row["message_id"]:
+                continue
+            if row["message_id"] in seen:
+                row["kind"] = "user_replay"
+            seen.add(row["message_id"])

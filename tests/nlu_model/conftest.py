@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from nlu_model.data import NluData, load_training_data
 from nlu_model.train import train
@@ -22,6 +23,10 @@ def _datasets_dir() -> Path:
 
 
 DATASETS = _datasets_dir()
+
+# One intra-op thread: the models here are tiny, and on a shared CPU OpenMP threads waiting
+# for each other made small ops 30x slower.
+torch.set_num_threads(1)
 FORMBOT = DATASETS / "rasa-formbot"
 MOODBOT = DATASETS / "rasa-moodbot-init"
 BANKING77 = DATASETS / "banking77"

@@ -90,6 +90,8 @@ def staff_page(role: str | None = None) -> Callable[[Endpoint], Endpoint]:
         @functools.wraps(endpoint)
         async def wrapper(request: Request) -> Response:
             database = archive_of(request).database
+            if database is None:
+                return PlainTextResponse("the transcript archive is unavailable; try again shortly", status_code=503)
             session = await run_in_threadpool(accounts.session_user, database, request.cookies.get(SESSION_COOKIE))
             if session is None:
                 wants_page = request.method == "GET" and "text/html" in request.headers.get("accept", "")

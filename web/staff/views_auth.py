@@ -44,6 +44,8 @@ def _login_form(request: Request, *, error: str | None = None, status_code: int 
 
 async def login_page(request: Request) -> Response:
     database = archive_of(request).database
+    if database is None:
+        return PlainTextResponse("the transcript archive is unavailable; try again shortly", status_code=503)
     if await run_in_threadpool(accounts.session_user, database, request.cookies.get(SESSION_COOKIE)):
         return RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
     return _login_form(request)
@@ -59,6 +61,8 @@ async def login_submit(request: Request) -> Response:
     address = request.client.host if request.client else "unknown"
     limiter = _limiter(request)
     archive = archive_of(request)
+    if archive.database is None:
+        return PlainTextResponse("the transcript archive is unavailable; try again shortly", status_code=503)
     try:
         wait = await limiter.blocked_for(address, name)
     except (RedisError, OSError):

@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 
 from bot.archive import audit, schema
 from bot.archive.redaction import redact_event
-from bot.archive.writer import fell_back
+from bot.archive.writer import fell_back, stream_id_parts
 from bot.errors import ServiceUnavailable
 from bot.store import StoredEvent
 from web.staff.security import archive_of, current_session, staff_page
@@ -58,10 +58,18 @@ def queue_snapshot(database, *, limit: int = 200) -> list[dict[str, Any]]:  # ty
         return [dict(r) for r in connection.execute(query).mappings()]
 
 
-def display_event(stored: StoredEvent, *, redact: bool) -> dict[str, Any] | None:
-    """What a staff page shows of one live event (None for events it does not show)."""
+def display_event(stored: StoredEvent, *, redact: bool, seen_messages: set[str] | None = None) -> dict[str, Any] | None:
+    """What a staff page shows of one live event (None for events it does not show).
+
+    ``seen_messages`` collects customer message ids: a second ``user`` event with the same
+    id is the dialogue re-reading a message (two-stage fallback), not a new one.
+    """
     event = redact_event(stored.event) if redact else stored.event
     kind = event.get("event")
+    if kind == "user" and seen_messages is not None and event.get("message_id"):
+        if event["message_id"] in seen_messages:
+            return None
+        seen_messages.add(event["message_id"])
     shown: dict[str, Any] = {"event_id": stored.event_id, "kind": kind, "ts": event.get("timestamp")}
     if kind == "user":
         parse = event.get("parse_data") or {}
@@ -158,7 +166,8 @@ async def live_conversation_page(request: Request) -> Response:
         return render_error(request, 404, "This conversation is not live in Redis (it may have expired).")
     archive = archive_of(request)
     history = await request.app.state.service.history(conversation_id)
-    shown = [d for d in (display_event(s, redact=archive.settings.redact) for s in history) if d]
+    seen: set[str] = set()
+    shown = [d for d in (display_event(s, redact=archive.settings.redact, seen_messages=seen) for s in history) if d]
     state = next((d["state"] for d in reversed(shown) if d["kind"] == "handoff"), "bot")
     await run_in_threadpool(audit.record, archive.database, current_session(request).user.name, "view",
                             conversation_id, {"live": True})
@@ -184,12 +193,16 @@ async def live_conversation_events(request: Request) -> Response:
         # Subscribe before reading the history, so no event falls between the two.
         queue = await hub.subscribe(conversation_id)
         sent: set[str] = set()
+        seen_messages: set[str] = set()
+        cut = stream_id_parts(after) if after else None
         try:
             yield "retry: 2000\n\n"
-            for stored in await service.history(conversation_id, after=after):
-                shown = display_event(stored, redact=redact)
+            # The whole history is folded (to know which messages were seen), but only what
+            # comes after ``after`` is sent: the page rendered the rest.
+            for stored in await service.history(conversation_id):
                 sent.add(stored.event_id)
-                if shown:
+                shown = display_event(stored, redact=redact, seen_messages=seen_messages)
+                if shown and (cut is None or stream_id_parts(stored.event_id) > cut):
                     yield f"id: {stored.event_id}\n" + _sse("event", shown)
             started = time.monotonic()
             while time.monotonic() - started < STREAM_LIFETIME_S:
@@ -201,7 +214,7 @@ async def live_conversation_events(request: Request) -> Response:
                 if stored.event_id in sent:
                     continue
                 sent.add(stored.event_id)
-                shown = display_event(stored, redact=redact)
+                shown = display_event(stored, redact=redact, seen_messages=seen_messages)
                 if shown:
                     yield f"id: {stored.event_id}\n" + _sse("event", shown)
         finally:

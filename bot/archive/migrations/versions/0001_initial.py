@@ -70,6 +70,7 @@ def upgrade() -> None:
         sa.Column("stream_ms", sa.BigInteger(), nullable=False),
         sa.Column("stream_seq", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("message_id", sa.String(64)),
         sa.Column("timestamp", sa.Float()),
         sa.Column("text", sa.Text()),
         sa.Column("intent", sa.String(128)),
@@ -83,6 +84,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_archive_events_order", "archive_events", ["conversation_id", "stream_ms", "stream_seq"])
     op.create_index("ix_archive_events_intent", "archive_events", ["intent"])
+    op.create_index("ix_archive_events_message", "archive_events", ["conversation_id", "message_id"])
     op.create_index("ix_archive_events_kind_timestamp", "archive_events", ["kind", "timestamp"])
 
     op.create_table(
