@@ -224,10 +224,11 @@ async def run_turn(ws: Any, text: str, message_id: str, log: ConversationLog, st
 
 
 async def customer(index: int, url: str, deadline: float, think_s: float, per_address: int,
-                   stats: LoadStats, rng: random.Random) -> None:
+                   stats: LoadStats, rng: random.Random, *, compression: str | None = "deflate") -> None:
     """Run scripted conversations one after another until ``deadline``."""
     local_addr = source_address(index, per_address, urlparse(url).hostname or "")
-    extra = {"local_addr": local_addr} if local_addr else {}
+    extra: dict[str, Any] = {"local_addr": local_addr} if local_addr else {}
+    extra["compression"] = compression
     # Customers arrive over the first think time, not all in the same millisecond.
     await asyncio.sleep(rng.uniform(0, think_s))
     while time.monotonic() < deadline:
@@ -320,6 +321,19 @@ def server_metrics(http_base: str) -> dict[str, Any]:
     return result
 
 
+async def redis_calls(redis_url: str) -> int:
+    """Commands Redis has served so far (a script counts once, not per command inside it)."""
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        stats = await client.info("commandstats")
+    finally:
+        await client.aclose()
+    # Commands run inside scripts are listed too; count what clients sent.
+    inner = {"cmdstat_xadd", "cmdstat_publish", "cmdstat_hget", "cmdstat_hset", "cmdstat_expire",
+             "cmdstat_zadd", "cmdstat_del"}
+    return sum(int(v["calls"]) for k, v in stats.items() if k not in inner)
+
+
 def percentile(sorted_values: list[float], fraction: float) -> float:
     if not sorted_values:
         return float("nan")
@@ -340,14 +354,18 @@ async def run_load(args: argparse.Namespace, url: str, redis_url: str, server_pi
     sampler = asyncio.create_task(sample_rss())
     server_cpu_start = cpu_seconds(server_pid) if server_pid else None
     client_cpu_start = time.process_time()
+    redis_calls_start = await redis_calls(redis_url)
     rng = random.Random(args.seed)
     deadline = time.monotonic() + args.seconds
-    customers = [customer(i, url, deadline, args.think_s, args.per_address, stats, random.Random(rng.random()))
+    compression = None if args.compression == "none" else args.compression
+    customers = [customer(i, url, deadline, args.think_s, args.per_address, stats, random.Random(rng.random()),
+                          compression=compression)
                  for i in range(args.conversations)]
     await asyncio.gather(*customers)
     sampler.cancel()
     server_cpu = cpu_seconds(server_pid) if server_pid else None
     client_cpu = time.process_time() - client_cpu_start
+    redis_calls_made = await redis_calls(redis_url) - redis_calls_start
     checks = await check_transcripts(redis_url, args.redis_prefix, stats.conversations)
     latencies = sorted(stats.latencies_ms)
     elapsed = (stats.last_turn_at - stats.first_turn_at) if stats.first_turn_at else 0.0
@@ -376,6 +394,7 @@ async def run_load(args: argparse.Namespace, url: str, redis_url: str, server_pi
         "server_cpu_ms_per_turn": (round(1000 * (server_cpu - server_cpu_start) / len(latencies), 2)
                                    if latencies and server_cpu is not None and server_cpu_start is not None else None),
         "client_cpu_ms_per_turn": round(1000 * client_cpu / len(latencies), 2) if latencies else None,
+        "redis_calls_per_turn": round(redis_calls_made / len(latencies), 2) if latencies else None,
         **server_metrics(http_base),
     }
 
@@ -392,6 +411,8 @@ def main() -> None:
                         help="mean pause between a reply and the next message, seconds (default 2.0)")
     parser.add_argument("--per-address", type=int, default=25,
                         help="customers per loopback source address (default 25; the server allows 50)")
+    parser.add_argument("--compression", choices=["deflate", "none"], default="deflate",
+                        help="websocket compression the clients offer (browsers offer deflate; default)")
     parser.add_argument("--model", type=Path, default=REPO_ROOT / "models" / "default", help="model for our own server")
     parser.add_argument("--project", type=Path, default=REPO_ROOT / "dialogues", help="Rasa project for our own server")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",

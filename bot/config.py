@@ -61,10 +61,15 @@ class Limits:
     message_burst: int = 8
     # Connections one IP may hold at once.
     connections_per_ip: int = 50
+    # Token bucket per client IP over all its connections, so a flood spread across many
+    # sockets is refused too. Roomy enough for an office NAT full of people chatting.
+    ip_messages_per_second: float = 20.0
+    ip_message_burst: int = 60
     # How long a turn may wait for the conversation lock before answering `busy`.
     lock_wait_s: float = 10.0
-    # A lock expires by itself so a killed server never blocks a conversation for long.
-    lock_ttl_ms: int = 30_000
+    # A lock expires by itself so a killed server never blocks a conversation for long; a
+    # live holder renews it while its turn runs (see ConversationStore.lock).
+    lock_ttl_ms: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,8 @@ def load_settings() -> Settings:
         messages_per_second=_env_float("KEFU_MESSAGES_PER_SECOND", Limits.messages_per_second),
         message_burst=_env_int("KEFU_MESSAGE_BURST", Limits.message_burst, minimum=1),
         connections_per_ip=_env_int("KEFU_CONNECTIONS_PER_IP", Limits.connections_per_ip, minimum=1),
+        ip_messages_per_second=_env_float("KEFU_IP_MESSAGES_PER_SECOND", Limits.ip_messages_per_second),
+        ip_message_burst=_env_int("KEFU_IP_MESSAGE_BURST", Limits.ip_message_burst, minimum=1),
     )
     return Settings(
         redis_url=os.environ.get("REDIS_URL") or None,

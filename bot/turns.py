@@ -63,7 +63,7 @@ class ConversationService:
         *,
         actions: Any | None = None,
         lock_wait_s: float = 10.0,
-        lock_ttl_ms: int = 30_000,
+        lock_ttl_ms: int = 10_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -126,7 +126,7 @@ class ConversationService:
             tracker.update(new_events[0])
             stored += await self._append(tracker, new_events[1:])
             stored += await self._append(tracker, self.engine.extract_slots(tracker, now=self.clock()))
-            await self.store.touch_session(conversation_id)
+            # (Storing the message refreshed the session's TTL: no separate touch needed.)
             produced = await self._run_actions(tracker)
             return TurnResult(user_event_id, events=stored[1:] + produced, user_event=new_events[0])
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 from collections import OrderedDict
 from typing import Any
@@ -22,12 +23,15 @@ from bot.config import Settings
 from bot.errors import ClientError, ServiceUnavailable
 from bot.live import LiveHub
 from bot.metrics import Metrics
-from bot.ratelimit import ConnectionCounter, TokenBucket
+from bot.ratelimit import AddressBuckets, ConnectionCounter, TokenBucket
 from bot.store import StoredEvent
 from bot.tokens import new_conversation_id, sign_conversation, verify_conversation
 from bot.turns import ConversationService
 
 log = logging.getLogger(__name__)
+
+# A client message id in an oversized frame that is not parsed as a whole.
+_ID_FIELD = re.compile(r'"id"\s*:\s*"([A-Za-z0-9_.:-]{1,64})"')
 
 _MESSAGES = {
     "unavailable": "The service is briefly unavailable. Your message was not lost if it was acknowledged; please try again in a moment.",
@@ -43,7 +47,8 @@ class WidgetConnection:
     REMEMBERED = 512
 
     def __init__(self, websocket: WebSocket, service: ConversationService, settings: Settings,
-                 hub: LiveHub | None = None) -> None:
+                 hub: LiveHub | None = None, *, address: str = "unknown",
+                 address_buckets: AddressBuckets | None = None) -> None:
         self.ws = websocket
         self.service = service
         self.settings = settings
@@ -51,6 +56,9 @@ class WidgetConnection:
         self.metrics: Metrics = websocket.app.state.metrics
         self.conversation_id: str | None = None
         self.bucket = TokenBucket(settings.limits.messages_per_second, settings.limits.message_burst)
+        # The client address's share of the per-address limit (all its connections together).
+        self.address = address
+        self.address_buckets = address_buckets
         self._send_lock = asyncio.Lock()
         # An event reaches this socket twice (the turn's own result and the live feed):
         # whichever comes first is sent, the other is dropped.
@@ -58,6 +66,8 @@ class WidgetConnection:
         self._own_messages: OrderedDict[str, None] = OrderedDict()
         self._live_queue: asyncio.Queue[StoredEvent] | None = None
         self._live_task: asyncio.Task[None] | None = None
+        # A turn that failed still owes its client a `typing off`, sent after the error frame.
+        self._turn_open = False
 
     @staticmethod
     def _remember(memory: OrderedDict[str, None], key: str) -> None:
@@ -105,18 +115,23 @@ class WidgetConnection:
         self.metrics.errors.labels(code).inc()
         await self.send(protocol.error_frame(code, message or _MESSAGES.get(code, code)))
 
-    @staticmethod
-    def _error_for(raw: str, exc: ClientError) -> dict[str, Any]:
+    def _error_for(self, raw: str, code: str, message: str) -> dict[str, Any]:
         """The error frame, naming the client message id when the frame had a readable one
         (so the widget can mark that message "not sent")."""
-        frame = protocol.error_frame(exc.code, exc.message)
-        if len(raw) <= 1024 * 1024:
-            try:
-                parsed = json.loads(raw)
-            except (ValueError, RecursionError):
-                return frame
-            if isinstance(parsed, dict) and isinstance(parsed.get("id"), str) and len(parsed["id"]) <= 64:
-                frame["id"] = parsed["id"]
+        self.metrics.errors.labels(code).inc()
+        frame = protocol.error_frame(code, message)
+        if len(raw) > self.settings.limits.max_frame_bytes:
+            # Not parsed again: a flood of 1 MiB frames must not cost a JSON parse each.
+            found = _ID_FIELD.search(raw)
+            if found:
+                frame["id"] = found.group(1)
+            return frame
+        try:
+            parsed = json.loads(raw)
+        except (ValueError, RecursionError):
+            return frame
+        if isinstance(parsed, dict) and isinstance(parsed.get("id"), str) and len(parsed["id"]) <= 64:
+            frame["id"] = parsed["id"]
         return frame
 
     async def run(self) -> None:
@@ -136,16 +151,18 @@ class WidgetConnection:
                 )
                 await self.dispatch(frame)
             except ClientError as exc:
-                self.metrics.errors.labels(exc.code).inc()
-                await self.send(self._error_for(raw, exc))
+                await self.send(self._error_for(raw, exc.code, exc.message))
             except ServiceUnavailable as exc:
                 log.warning("turn failed, service unavailable: %s", exc)
-                await self.send_error(exc.code)
+                await self.send(self._error_for(raw, exc.code, _MESSAGES.get(exc.code, exc.code)))
             except WebSocketDisconnect:
                 raise
             except Exception:
                 log.exception("bug while handling a widget frame")
-                await self.send_error("internal")
+                await self.send(self._error_for(raw, "internal", _MESSAGES["internal"]))
+            finally:
+                if self._turn_open:
+                    await self._close_turn()
 
     async def dispatch(self, frame: protocol.ClientFrame) -> None:
         if isinstance(frame, protocol.Ping):
@@ -157,13 +174,21 @@ class WidgetConnection:
         if self.conversation_id is None:
             raise ClientError("send a `hello` frame first", code="not_ready")
         if isinstance(frame, protocol.UserMessage):
-            if not self.bucket.allow():
-                raise ClientError("too many messages; please slow down", code="rate_limited")
+            self._take_message_token()
             await self.on_user(frame)
         elif isinstance(frame, protocol.Csat):
+            self._take_message_token()
             event = {"event": "csat", "timestamp": time.time(), "score": frame.score}
             await self.service.record_event(self.conversation_id, event)
             await self.send({"type": "csat_ack", "score": frame.score})
+
+    def _take_message_token(self) -> None:
+        """Refuse a frame that writes to the transcript beyond the per-connection or the
+        per-address rate limit (raises ``rate_limited``)."""
+        if not self.bucket.allow():
+            raise ClientError("too many messages; please slow down", code="rate_limited")
+        if self.address_buckets is not None and not self.address_buckets.allow(self.address):
+            raise ClientError("too many messages from your network; please slow down", code="rate_limited")
 
     async def on_hello(self, hello: protocol.Hello) -> None:
         if self.conversation_id is not None:
@@ -215,9 +240,26 @@ class WidgetConnection:
                 await self.send_event(stored)
                 if stored.event.get("event") == "action" and stored.event.get("name") == "utter_goodbye":
                     await self.send({"type": "csat_request"})
-        finally:
-            # `typing off` closes every turn, so a client knows the bot has finished answering.
-            await self.send({"type": "typing", "on": False})
+        except BaseException:
+            # run() sends the error frame first, then closes the turn: a client that reads up
+            # to `typing off` has then seen why its message was not answered.
+            self._turn_open = True
+            raise
+        await self._close_turn()
+
+    async def _close_turn(self) -> None:
+        # `typing off` closes every turn, so a client knows the bot has finished answering.
+        self._turn_open = False
+        await self.send({"type": "typing", "on": False})
+
+
+def _address_buckets(state: Any, settings: Settings) -> AddressBuckets:
+    """The app's per-address message buckets, made on first use (one per app)."""
+    buckets = getattr(state, "address_buckets", None)
+    if buckets is None:
+        limits = settings.limits
+        buckets = state.address_buckets = AddressBuckets(limits.ip_messages_per_second, limits.ip_message_burst)
+    return buckets
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
@@ -236,7 +278,8 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     state.metrics.connections.inc()
     try:
         await websocket.accept()
-        connection = WidgetConnection(websocket, state.service, settings, state.live)
+        connection = WidgetConnection(websocket, state.service, settings, state.live, address=address,
+                                      address_buckets=_address_buckets(state, settings))
         try:
             await connection.run()
         finally:

@@ -147,6 +147,7 @@ def warm_start(model: NluModel, previous: NluModel, previous_labels: Labels, lab
     copied = 0
     row_maps = {
         "intent_head": (previous_labels.intents, labels.intents),
+        "sparse_intent_head": (previous_labels.intents, labels.intents),
         "tag_head": (previous_labels.tags, labels.tags),
         "sentiment_head": (previous_labels.sentiments, labels.sentiments),
     }

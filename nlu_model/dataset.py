@@ -27,6 +27,7 @@ class EncodedSet:
     tags: list[list[int]]
     intents: list[int]
     sentiments: list[int]
+    sentiment_labelled: list[bool]
     sparse: list[tuple[list[int], list[float]]]
     states: list[torch.Tensor] = field(default_factory=list)  # (T, C) per example, from a frozen encoder
 
@@ -44,7 +45,11 @@ def encode_examples(examples: list[Example], tokenizer: Any, featurizer: NgramFe
         ids=ids,
         tags=[tag_ids_for(o, example.entities, tag_index) for o, example in zip(offsets, examples)],
         intents=[intent_index[example.intent] for example in examples],
-        sentiments=[sentiment_index.get(example.sentiment or "", IGNORE_INDEX) for example in examples],
+        # Once a data set labels some sentiment, an unlabelled example counts as neutral: people
+        # mark the angry (or happy) utterances and leave the rest (train.compute_loss weighs
+        # these guesses less than real labels).
+        sentiments=[sentiment_index.get(example.sentiment or "neutral", IGNORE_INDEX) for example in examples],
+        sentiment_labelled=[example.sentiment is not None for example in examples],
         sparse=[featurizer.vector(text) for text in texts] if featurizer is not None else [],
     )
 
@@ -85,6 +90,7 @@ def collate(encoded: EncodedSet, rows: list[int], *, ngram_dropout: float = 0.0,
         "tags": pad([encoded.tags[r] for r in rows], value=IGNORE_INDEX),
         "intents": torch.tensor([encoded.intents[r] for r in rows]),
         "sentiments": torch.tensor([encoded.sentiments[r] for r in rows]),
+        "sentiment_labelled": torch.tensor([encoded.sentiment_labelled[r] for r in rows], dtype=torch.bool),
         "sparse": sparse,
     }
 

@@ -14,7 +14,6 @@ when the folder is not a Kefu model.
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,8 @@ import torch
 from .batching import BatchingPredictor
 from .checkpoint import FALLBACK_INTENT, LoadedModel, ModelFolderError, load_model
 from .encoding import decode_entities, encode_texts, pad
-from .model import NluModel, NluOutput
+from .model import NluOutput
+from .quantize import quantize_int8
 from .rule_entities import RuleEntityExtractor, merge_entities
 
 __all__ = ["BatchingPredictor", "FALLBACK_INTENT", "ModelFolderError", "Predictor", "detect_language"]
@@ -37,17 +37,6 @@ def detect_language(text: str) -> str:
     cjk = sum(1 for c in text if "\u3400" <= c <= "\u9fff" or "\uf900" <= c <= "\ufaff")
     latin = sum(1 for c in text if c.isascii() and c.isalpha())
     return "zh" if cjk and cjk * 4 >= latin else "en"
-
-
-def quantize_int8(model: NluModel) -> NluModel:
-    """Dynamic int8 quantisation of the linear layers (weights int8, activations quantised per call)."""
-    with warnings.catch_warnings():
-        # torch marks its eager-mode quantisation API deprecated in favour of torchao, which is
-        # not a dependency here; the API still works in the pinned torch.
-        warnings.simplefilter("ignore")
-        from torch.ao.quantization import quantize_dynamic
-
-        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
 class Predictor:

@@ -32,6 +32,7 @@ class ModelConfig:
     n_sentiments: int = 0  # 0 = no sentiment head (the data has no sentiment labels)
     n_sparse_features: int = 0  # size of the n-gram vocabulary; 0 = no sparse path
     sparse_dim: int = 256  # width the sparse n-gram bag is projected to
+    dense_hidden: int = 0  # hidden units between the encoder's sentence vector and the intents; 0 = linear
     max_len: int = 64  # longer inputs are truncated
     n_layer: int = 4
     n_head: int = 4
@@ -177,7 +178,12 @@ class NluModel(nn.Module):
         # How much the encoder path counts against the n-gram path in the intent decision;
         # fitted on held-out data after training (calibration.fit_path_weight), saved with the weights.
         self.register_buffer("dense_weight", torch.tensor(0.5))
-        self.intent_head = nn.Linear(config.n_embd, config.n_intents)
+        # A hidden layer between sentence vector and intents, for frozen pretrained encoders:
+        # a purely linear read-out of features nobody trained for this task underfits.
+        self.dense_hidden: nn.Module | None = None
+        if config.dense_hidden:
+            self.dense_hidden = nn.Sequential(nn.Linear(config.n_embd, config.dense_hidden), nn.GELU(), nn.Dropout(config.dropout))
+        self.intent_head = nn.Linear(config.dense_hidden or config.n_embd, config.n_intents)
         self.tag_head = nn.Linear(config.n_embd, config.n_entity_tags)
         self.sentiment_head = nn.Linear(sentence_dim, config.n_sentiments) if config.n_sentiments else None
         self.apply(self._init_weights)
@@ -214,7 +220,7 @@ class NluModel(nn.Module):
         # Each path has its own intent head, trained on its own loss (train.compute_loss), and
         # the decision mixes their log-probabilities: an ensemble of two models that see the
         # sentence differently, in one forward pass.
-        dense_logits = self.intent_head(pooled)
+        dense_logits = self.intent_head(self.dense_hidden(pooled) if self.dense_hidden is not None else pooled)
         if bag is None:
             sparse_logits = None
             sentence = pooled

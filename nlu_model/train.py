@@ -29,6 +29,7 @@ from .encoding import IGNORE_INDEX, bio_tags, entity_label
 from .features import NgramFeaturizer
 from .metrics import classification_report
 from .model import ModelConfig, NluModel, mix_paths
+from .quantize import quantize_int8
 from .pretrained import PretrainedCheckpointError, is_pretrained_checkpoint, load_pretrained
 from .tokenizer import train_tokenizer
 
@@ -68,19 +69,27 @@ def build_labels(data: NluData, train_examples: list[Example]) -> Labels:
 
 
 def compute_loss(model: NluModel, batch: dict[str, Any], config: TrainConfig) -> torch.Tensor:
+    """The training objective of one batch: intents (each path on its own), BIO tags, sentiment."""
     out = model(batch["ids"], batch["mask"], batch["sparse"], batch["encoded"])
-    loss = config.joint_loss_weight * F.cross_entropy(out.intent_logits, batch["intents"], label_smoothing=config.label_smoothing)
-    if out.sparse_intent_logits is not None and config.path_loss_weight > 0:
-        for logits in (out.dense_intent_logits, out.sparse_intent_logits):
-            loss = loss + config.path_loss_weight * F.cross_entropy(logits, batch["intents"], label_smoothing=config.label_smoothing)
+
+    def intent_loss(logits: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits, batch["intents"], label_smoothing=config.label_smoothing)
+
+    if out.sparse_intent_logits is None:
+        loss = intent_loss(out.intent_logits)
+    else:
+        loss = config.joint_loss_weight * intent_loss(out.intent_logits) + config.path_loss_weight * (
+            intent_loss(out.dense_intent_logits) + intent_loss(out.sparse_intent_logits)
+        )
     if model.config.n_entity_tags > 1:
         loss = loss + config.tag_loss_weight * F.cross_entropy(
             out.tag_logits.flatten(0, 1), batch["tags"].flatten(), ignore_index=IGNORE_INDEX
         )
     if out.sentiment_logits is not None and bool((batch["sentiments"] != IGNORE_INDEX).any()):
-        loss = loss + config.sentiment_loss_weight * F.cross_entropy(
-            out.sentiment_logits, batch["sentiments"], ignore_index=IGNORE_INDEX
-        )
+        per_example = F.cross_entropy(out.sentiment_logits, batch["sentiments"], ignore_index=IGNORE_INDEX, reduction="none")
+        weights = torch.where(batch["sentiment_labelled"], 1.0, config.unlabelled_sentiment_weight)
+        weights = weights * (batch["sentiments"] != IGNORE_INDEX)
+        loss = loss + config.sentiment_loss_weight * (per_example * weights).sum() / weights.sum().clamp(min=1e-6)
     return loss
 
 
@@ -253,10 +262,12 @@ def _build_model(
         n_embd=pretrained.hidden_size if pretrained else config.n_embd,
         dropout=config.dropout,
         pretrained=pretrained.config if pretrained else None,
+        dense_hidden=config.pretrained_dense_hidden if pretrained else 0,
     )
     if previous is not None:
         # Keep the previous network's shape so its weights fit; only the label counts change.
-        shape = {k: previous.config.get(k) for k in ("n_layer", "n_head", "n_embd", "max_len", "sparse_dim", "pretrained")}
+        keys = ("n_layer", "n_head", "n_embd", "max_len", "sparse_dim", "pretrained", "dense_hidden")
+        shape = {k: previous.config[k] for k in keys if k in previous.config}
         model_config = ModelConfig(**{**model_config.to_dict(), **shape})
     model = NluModel(model_config)
     if previous is not None:
@@ -347,6 +358,8 @@ def _calibrate(model: NluModel, validation_set: EncodedSet, labels: Labels, conf
         [labels.intents[i] for i in validation_set.intents], [labels.intents[i] for i in logits.argmax(1).tolist()]
     )
     validation = {"accuracy": round(scores["accuracy"], 4), "macro_f1": round(scores["macro_f1"], 4)}
+    # The accuracy int8 serving (Predictor.load(quantize=True)) would have on the same examples.
+    validation["int8_accuracy"] = round(_accuracy(predict_logits(quantize_int8(model), validation_set)[0], validation_set.intents), 4)
     if dense_weight is not None:
         validation["dense_weight"] = dense_weight
         validation["dense_path_accuracy"] = round(_accuracy(dense_logits, validation_set.intents), 4)

@@ -13,12 +13,13 @@ words and ``ILIKE`` for Chinese. All words must occur in the same message.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time as dtime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, exists, func, literal_column, select, text
+from sqlalchemy import Select, and_, func, literal_column, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.archive import schema
@@ -159,8 +160,10 @@ def text_match(database: ArchiveDatabase, query: str) -> ColumnElement[bool] | N
     else:
         latin = [t for t in terms if not _CJK.search(t)]
         if latin:
-            conditions.append(func.to_tsvector("simple", func.coalesce(events.c.text, "")).op("@@")(
-                func.plainto_tsquery("simple", " ".join(latin))))
+            # Written exactly like the GIN index expression (literals, not parameters), so
+            # the planner can use the index.
+            document = func.to_tsvector(literal_column("'simple'"), func.coalesce(events.c.text, literal_column("''")))
+            conditions.append(document.op("@@")(func.plainto_tsquery(literal_column("'simple'"), " ".join(latin))))
         conditions += [events.c.text.icontains(t, autoescape=True) for t in terms if _CJK.search(t)]
     return and_(*conditions)
 
@@ -185,18 +188,20 @@ def apply_filters(query: Select, database: ArchiveDatabase, filters: InboxFilter
     if filters.status:
         query = query.where(conv.c.handoff_state == filters.status)
     if filters.tag:
-        query = query.where(exists().where(schema.tags.c.conversation_id == conv.c.id, schema.tags.c.tag == filters.tag))
+        query = query.where(conv.c.id.in_(select(schema.tags.c.conversation_id).where(schema.tags.c.tag == filters.tag)))
+    # Conditions on messages are "id IN (conversations with such a message)": the database
+    # resolves the set once through an index instead of probing it per conversation.
     message_conditions: list[ColumnElement[bool]] = []
     if filters.intent:
-        message_conditions.append(and_(events.c.kind == "user", events.c.intent == filters.intent))
+        message_conditions.append(and_(events.c.intent == filters.intent, events.c.kind == "user"))
     if filters.sentiment:
-        message_conditions.append(and_(events.c.kind == "user", events.c.sentiment == filters.sentiment))
-    for condition in message_conditions:
-        query = query.where(exists().where(events.c.conversation_id == conv.c.id, condition))
+        message_conditions.append(and_(events.c.sentiment == filters.sentiment, events.c.kind == "user"))
     if filters.query:
         match = text_match(database, filters.query)
         if match is not None:
-            query = query.where(exists().where(events.c.conversation_id == conv.c.id, match))
+            message_conditions.append(match)
+    for condition in message_conditions:
+        query = query.where(conv.c.id.in_(select(events.c.conversation_id).where(condition)))
     return query
 
 
@@ -240,14 +245,28 @@ def search_conversations(database: ArchiveDatabase, filters: InboxFilters, *, pa
     return InboxPage(rows, total, page, per_page)
 
 
-def facet_values(database: ArchiveDatabase) -> dict[str, list[str]]:
+# Facets scan whole indexes; the menus may be a few seconds stale, so they are cached.
+FACETS_TTL_S = 30.0
+_facets: dict[int, tuple[float, dict[str, list[str]]]] = {}
+
+
+def facet_values(database: ArchiveDatabase, *, max_age_s: float = FACETS_TTL_S) -> dict[str, list[str]]:
     """The intents, tags and languages present in the archive (for the filter menus)."""
+    cached = _facets.get(id(database))
+    if cached is None or time.monotonic() - cached[0] >= max_age_s:
+        cached = (time.monotonic(), _scan_facets(database))
+        _facets[id(database)] = cached
+    with database.read() as connection:  # the tag table is small: always current
+        tag_names = list(connection.scalars(select(schema.tags.c.tag).distinct().order_by(schema.tags.c.tag)))
+    return {**cached[1], "tags": tag_names}
+
+
+def _scan_facets(database: ArchiveDatabase) -> dict[str, list[str]]:
     events = schema.events
     with database.read() as connection:
         intents = [v for v in connection.scalars(
             select(events.c.intent).where(events.c.intent.is_not(None)).distinct().order_by(events.c.intent))]
-        tag_names = list(connection.scalars(select(schema.tags.c.tag).distinct().order_by(schema.tags.c.tag)))
         languages = [v for v in connection.scalars(
             select(schema.conversations.c.language).where(schema.conversations.c.language.is_not(None))
             .distinct().order_by(schema.conversations.c.language))]
-    return {"intents": intents, "tags": tag_names, "languages": languages}
+    return {"intents": intents, "languages": languages}

@@ -83,6 +83,7 @@ events = Table(
     UniqueConstraint("conversation_id", "event_id", name="uq_archive_events_conversation_event"),
     Index("ix_archive_events_order", "conversation_id", "stream_ms", "stream_seq"),
     Index("ix_archive_events_intent", "intent"),
+    Index("ix_archive_events_sentiment", "sentiment"),
     Index("ix_archive_events_message", "conversation_id", "message_id"),
     Index("ix_archive_events_kind_timestamp", "kind", "timestamp"),
 )

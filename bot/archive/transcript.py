@@ -29,6 +29,8 @@ class Message:
     kind: str
     timestamp: float | None
     text: str | None = None
+    # The button a customer clicked, when ``text`` is its payload.
+    title: str | None = None
     intent: str | None = None
     confidence: float | None = None
     fell_back: bool = False
@@ -87,8 +89,7 @@ def message_from_row(row: dict[str, Any]) -> Message:
         message.sentiment = sentiment if isinstance(sentiment, dict) else None
         message.language = row["language"]
         title = (payload.get("metadata") or {}).get("title")
-        if isinstance(title, str) and title:
-            message.text = f"{title} ({row['text']})"
+        message.title = title if isinstance(title, str) and title else None
     elif row["kind"] == "bot":
         metadata = payload.get("metadata") or {}
         message.source = row["source"]

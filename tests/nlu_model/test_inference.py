@@ -49,6 +49,8 @@ def test_regex_lookup_tagger_and_synonyms(predictor: Predictor) -> None:
 def test_sentiment_head_learns_the_labelled_intents(predictor: Predictor) -> None:
     assert predictor.parse("this is terrible service")["sentiment"]["label"] == "negative"
     assert predictor.parse("thank you so much, great service")["sentiment"]["label"] == "positive"
+    # Unlabelled examples count as neutral once the data labels some sentiment.
+    assert predictor.parse("i want italian food")["sentiment"]["label"] == "neutral"
 
 
 def test_low_confidence_falls_back_and_keeps_the_ranking(trained_model: tuple[Path, dict], tmp_path: Path) -> None:

@@ -82,3 +82,37 @@ def test_training_refuses_one_intent_and_a_foreign_init_folder(tmp_path: Path) -
     (tmp_path / "hf" / "pytorch_model.bin").write_bytes(b"\x80\x04")
     with pytest.raises(TrainingError, match="needs model.safetensors"):
         train(two, tmp_path / "y", config_name="tiny", init_from=tmp_path / "hf", progress=False)
+
+
+def test_a_model_without_the_ngram_path_still_learns_intents(project_data: NluData, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from nlu_model import configs
+
+    configs.CONFIGS["tiny-dense-only"] = replace(configs.CONFIGS["tiny"], sparse_max_features=0)
+    try:
+        report = train(project_data, tmp_path / "dense", config_name="tiny-dense-only", threads=1, progress=False)
+    finally:
+        del configs.CONFIGS["tiny-dense-only"]
+    assert not (tmp_path / "dense" / "features.json").exists()
+    assert report["validation"]["accuracy"] >= 0.6
+    assert Predictor.load(tmp_path / "dense").parse("hello there")["intent_ranking"][0]["name"] == "greet"
+
+
+def test_refit_on_all_data_trains_again_for_the_best_epoch_count(datasets: Path, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from nlu_model import configs
+
+    configs.CONFIGS["tiny-refit"] = replace(configs.CONFIGS["tiny"], refit_on_all_data=True, max_epochs=6)
+    try:
+        report = train(load_training_data(datasets / "rasa-formbot"), tmp_path / "m", config_name="tiny-refit", threads=1, progress=False)
+    finally:
+        del configs.CONFIGS["tiny-refit"]
+    held_out = [h for h in report["history"] if not h.get("refit")]
+    refit = [h for h in report["history"] if h.get("refit")]
+    best_epoch = max(held_out, key=lambda h: h["validation_accuracy"])["epoch"]
+    assert len(refit) == best_epoch
+    # The calibration fitted on the held-out run travels with the refitted model.
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["inference"] == report["inference"] and config["inference"]["temperature"] > 0

@@ -7,11 +7,14 @@ own, ``kefu_test_<random>``, dropped afterwards; they are skipped when it is unr
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -21,9 +24,16 @@ from bot.archive import accounts
 from bot.archive.db import ArchiveDatabase
 from tests.bot.conftest import KefuServer
 
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+T = TypeVar("T")
 ADMIN = ("alice", "alice-password-1")
 AGENT = ("bob", "bob-password-12")
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to the end from sync code, even where a loop is already running
+    (Playwright's sync API keeps one on the main thread)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _pg_available() -> bool:
@@ -161,6 +171,21 @@ class StaffCluster:
 
     def client(self, server: KefuServer | None = None) -> StaffClient:
         return StaffClient(self.base_url(server))
+
+    def reload(self, model: Path) -> int:
+        """Ask every server to load ``model`` (as `kefu reload` does); returns how many listen."""
+        import redis.asyncio as aioredis
+
+        from bot.reload import request_reload
+
+        async def publish() -> int:
+            client = aioredis.Redis.from_url(self.redis_url, decode_responses=True)
+            try:
+                return await request_reload(client, self.prefix, model)
+            finally:
+                await client.aclose()
+
+        return run_async(publish())
 
     def wait_archived(self, conversation_id: str, *, kinds: int = 1, timeout_s: float = 15.0) -> None:
         """Wait until the archive holds at least ``kinds`` customer messages of a conversation."""

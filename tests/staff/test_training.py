@@ -73,3 +73,31 @@ def test_exported_yaml_trains_alone_and_merged_with_a_project(corrected: Archive
     merged = load_training_data(project)
     base = load_training_data(tiny_project)
     assert len(merged.examples) == len(base.examples) + 2
+
+
+def test_export_training_command(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.processes import REPO_ROOT
+
+    url = f"sqlite:///{tmp_path / 'archive.sqlite3'}"
+    database = ArchiveDatabase.open(url)
+    ArchiveWriter(database).write([ArchivedEvent("c1", "1-0", b.user("my parcel is late", "greet", 0.2))])
+    training.correct_message(database, "c1", "1-0", intent="track_order", markup=None, author="alice")
+    database.close()
+    project = tmp_path / "project"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "KEFU_ARCHIVE_URL": url, "KEFU_VAR_DIR": str(tmp_path)}
+
+    def export(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "bot.cli", "export-training", *args], env=env, cwd=REPO_ROOT,
+                              capture_output=True, text=True, timeout=60)
+
+    to_stdout = export("--out", "-")
+    assert to_stdout.returncode == 0 and "- my parcel is late" in to_stdout.stdout
+    into_project = export("--project", str(project))
+    assert into_project.returncode == 0, into_project.stderr
+    written = project / "data" / "kefu_corrections.yml"
+    assert "wrote 1 corrections" in into_project.stdout
+    assert [e.intent for e in load_training_data(written).examples] == ["track_order"]

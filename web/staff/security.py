@@ -57,11 +57,19 @@ def current_session(request: Request) -> StaffSession:
 
 def same_origin(request: Request) -> bool:
     """True when the request has no Origin header or it names this host (a browser sets it
-    on cross-site POSTs; refusing those stops CSRF even if a token leaked)."""
+    on cross-site POSTs; refusing those stops CSRF even if a token leaked).
+
+    Behind a reverse proxy that rewrites ``Host``, the original host comes in
+    ``X-Forwarded-Host`` (a header a cross-site page cannot set on a form post).
+    """
     origin = request.headers.get("origin")
     if not origin or origin == "null":
         return origin is None
-    return urlsplit(origin).netloc == request.headers.get("host", "")
+    hosts = {request.headers.get("host", "")}
+    forwarded = request.headers.get("x-forwarded-host")
+    if forwarded:
+        hosts.add(forwarded.split(",")[0].strip())
+    return urlsplit(origin).netloc in hosts
 
 
 async def csrf_token_from(request: Request) -> str:
@@ -145,8 +153,9 @@ class LoginLimiter:
     async def failed(self, address: str, name: str) -> None:
         async with self.client.pipeline(transaction=True) as pipe:
             for key in self._keys(address, name):
+                # SET NX starts the window once; INCR keeps the TTL (works on Redis 6 too).
+                pipe.set(key, 0, ex=self.window_s, nx=True)
                 pipe.incr(key)
-                pipe.expire(key, self.window_s, nx=True)
             await pipe.execute()
 
     async def succeeded(self, address: str, name: str) -> None:

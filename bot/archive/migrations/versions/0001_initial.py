@@ -84,6 +84,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_archive_events_order", "archive_events", ["conversation_id", "stream_ms", "stream_seq"])
     op.create_index("ix_archive_events_intent", "archive_events", ["intent"])
+    op.create_index("ix_archive_events_sentiment", "archive_events", ["sentiment"])
     op.create_index("ix_archive_events_message", "archive_events", ["conversation_id", "message_id"])
     op.create_index("ix_archive_events_kind_timestamp", "archive_events", ["kind", "timestamp"])
 

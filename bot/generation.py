@@ -1,0 +1,157 @@
+"""Generated answers in a turn: when to generate, the guarded answer as a `bot` event, streaming.
+
+The dialogue engine renders a response template as a `bot` event; `GenerationService.apply`
+then decides whether that event is answered by the generator instead and returns the event to
+store. The decision follows the domain's `answer_mode`:
+
+- `template`: never generate;
+- `generate`: every response that answers the customer's message is generated (form questions
+  `utter_ask_*`, `utter_default` and the fallback/handoff texts always stay templates);
+- `hybrid` (the default bot): generate when the response opts in (a variation with
+  `generate: true`) or when the knowledge base has a passage for the customer's question (an
+  FAQ the knowledge covers: shipping times, returns, payment, opening hours). Everything else
+  stays the curated template.
+
+A generated answer is shown only when the guard passes (confidence, intent consistency,
+grounding); otherwise the template event is kept, marked `generation.decision =
+"fallback_to_template"`. Either way the scores are in the event's `metadata.generation`,
+for staff review. Tokens stream through `on_token(stream_id, text)` while the answer is
+written; the final event carries the same `stream_id` in its metadata.
+
+```python
+service = GenerationService.load(model_dir, project_dir, answer_mode=domain.answer_mode, predictor=predictor)
+event = await service.apply(template_event, tracker, domain_responses, on_token=send_token)
+```
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from nlu_model.generation.decoding import AnswerGenerator, AnswerRequest, GeneratedAnswer
+
+log = logging.getLogger(__name__)
+
+TokenCallback = Callable[[str, str], Awaitable[None]]  # (stream_id, text)
+ANSWER_MODES = ("template", "generate", "hybrid")
+# Responses that ask, apologise or hand over: the generator never replaces them.
+_HANDOFF_OFFER = {"en": "I'm not sure I can answer that well. Would you like to talk to a person?",
+                  "zh": "这个问题我可能回答得不够准确。需要为您转接人工客服吗？"}
+_HANDOFF_BUTTON = {"en": "Talk to a person", "zh": "转人工客服"}
+_NEVER_GENERATED_PREFIXES = ("utter_ask_", "utter_default", "utter_handoff", "utter_intent_label_", "utter_ask_rephrase")
+
+
+class GenerationService:
+    """Wraps an `AnswerGenerator` for the async server: one generation at a time, off the event loop."""
+
+    def __init__(self, generator: AnswerGenerator, *, answer_mode: str = "hybrid") -> None:
+        if answer_mode not in ANSWER_MODES:
+            raise ValueError(f"answer_mode must be one of {', '.join(ANSWER_MODES)}, got {answer_mode!r}")
+        self.generator = generator
+        self.answer_mode = answer_mode
+        # Generation is CPU-bound: running two at once only makes both slower.
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, model_dir: str | Path, project_dir: str | Path, *, answer_mode: str = "hybrid",
+             predictor: Any | None = None, threads: int | None = None) -> GenerationService | None:
+        """The service for a model folder, or None when the folder has no decoder (templates only)."""
+        from nlu_model.generation.artefacts import has_decoder
+
+        if answer_mode == "template" or not has_decoder(model_dir):
+            return None
+        project_dir = Path(project_dir)
+        generator = AnswerGenerator.load(model_dir, predictor=predictor, knowledge_dir=project_dir / "knowledge",
+                                         settings_path=project_dir / "settings.yml", threads=threads)
+        return cls(generator, answer_mode=answer_mode)
+
+    # -- deciding -------------------------------------------------------------------------
+    def wants_generation(self, response_name: str, variations: list[dict[str, Any]], utterance: str, intent: str | None) -> bool:
+        """Whether this response (about to be said for `utterance`) is answered by the generator."""
+        if self.answer_mode == "template" or not utterance or response_name.startswith(_NEVER_GENERATED_PREFIXES):
+            return False
+        if any(v.get("generate") is False for v in variations):
+            return False  # a response may opt out explicitly
+        if self.answer_mode == "generate" or any(v.get("generate") for v in variations):
+            return True
+        return self.generator.retrieve(AnswerRequest(utterance, intent)) is not None
+
+    # -- answering ------------------------------------------------------------------------
+    @staticmethod
+    def request_for(tracker: Any, *, has_template: bool = True) -> AnswerRequest:
+        """The decoder's input from a tracker: latest message, its intent, the slots, earlier texts."""
+        latest = tracker.latest_message or {}
+        conversation = [e.get("text") or "" for e in tracker.events if e.get("event") in ("user", "bot")]
+        return AnswerRequest(
+            utterance=latest.get("text") or "",
+            intent=(latest.get("intent") or {}).get("name"),
+            slots=dict(tracker.slots),
+            conversation=conversation,
+            has_template=has_template,
+        )
+
+    async def generate(self, request: AnswerRequest, *, on_token: TokenCallback | None = None,
+                       stream_id: str | None = None) -> GeneratedAnswer:
+        """Write a guarded answer in a worker thread, forwarding pieces to `on_token` as they come."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str | GeneratedAnswer | BaseException] = asyncio.Queue()
+        stream_id = stream_id or uuid.uuid4().hex
+
+        def work() -> None:
+            try:
+                with self._lock:
+                    for piece in self.generator.stream(request):
+                        loop.call_soon_threadsafe(queue.put_nowait, piece)
+            except BaseException as exc:  # handed to the awaiting task, which re-raises it
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+
+        worker = loop.run_in_executor(None, work)
+        try:
+            while True:
+                piece = await queue.get()
+                if isinstance(piece, BaseException):
+                    raise piece
+                if isinstance(piece, GeneratedAnswer):
+                    return piece
+                if on_token is not None:
+                    await on_token(stream_id, piece)
+        finally:
+            await worker
+
+    async def apply(self, event: dict[str, Any], tracker: Any, responses: Mapping[str, list[dict[str, Any]]], *,
+                    on_token: TokenCallback | None = None) -> dict[str, Any]:
+        """The `bot` event to store for a template `event`: generated when wanted and guarded, else `event`.
+
+        Never raises for a generator failure: it is logged and the template is kept.
+        """
+        metadata = event.get("metadata") or {}
+        name = metadata.get("utter_action") or ""
+        request = self.request_for(tracker, has_template=bool(event.get("text")))
+        if event.get("event") != "bot" or not self.wants_generation(name, list(responses.get(name, [])), request.utterance, request.intent):
+            return event
+        stream_id = uuid.uuid4().hex
+        try:
+            answer = await self.generate(request, on_token=on_token, stream_id=stream_id)
+        except Exception:
+            log.exception("answer generation failed for %s; the template answers", name)
+            return event
+        generation = answer.metadata()
+        generation["generation"]["stream_id"] = stream_id
+        if answer.shipped:
+            new_event = dict(event)
+            new_event["text"] = answer.text
+            new_event["metadata"] = {**metadata, **generation}
+            return new_event
+        kept = dict(event)
+        kept["metadata"] = {**metadata, **generation, "source": "template"}
+        if answer.verdict.decision == "handoff":
+            # No template text to fall back on: offer a person instead of saying nothing.
+            language = "zh" if (tracker.slots or {}).get("language") == "zh" else "en"
+            kept["text"] = _HANDOFF_OFFER[language]
+            kept["data"] = {**(event.get("data") or {}), "buttons": [{"title": _HANDOFF_BUTTON[language], "payload": "/contact_human_agent"}]}
+        return kept

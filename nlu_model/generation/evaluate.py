@@ -1,0 +1,174 @@
+"""The generation benchmark: held-out Bitext answers, the guard, and a retrieval baseline, in one run.
+
+`evaluate_generation(model_dir, project_dir)` takes the stratified held-out split of Bitext's
+responses that training left out (same fraction and seed, read from `decoder.json`), writes an
+answer for each held-out utterance and reports (keys are the issue's):
+- `rouge_l`: ROUGE-L F1 of the generated answers (before the guard) against the reference;
+- `retrieval_rouge_l`: the same for the nearest training answer by encoder embedding;
+- `intent_consistency_shipped`: share of shipped answers the NLU model classifies back to the
+  customer's intent (a template shipped instead counts as consistent only if it classifies back too);
+- `ungrounded_before_guard` / `ungrounded_shipped`: share of answers stating a specific that is
+  in neither the conversation, the slots, the settings nor the knowledge base;
+- `fallback_rate`: share of answers the guard replaced;
+- `first_token_ms` (median time to the first streamed piece) and `answer_150_tokens_ms` (median
+  time to write 150 tokens, EOS suppressed), on this machine's threads.
+The customer's intent given to the decoder is the gold label (what a correct parse gives);
+slots come from the NLU model's entities, as the bot's `from_entity` mappings would set them.
+"""
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from .decoding import AnswerGenerator, AnswerRequest, DecodingOptions
+from .guard import find_specifics
+from .pairs import DEFAULT_BITEXT_CSV, GenerationPair, intent_responses, load_bitext_pairs, response_texts, stratified_split
+from .placeholders import PlaceholderValues, render
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _words(text: str) -> list[str]:
+    # CJK has no spaces: every ideograph counts as one word.
+    return [w for token in _WORD.findall(text.lower()) for w in (list(token) if re.search(r"[\u3400-\u9fff]", token) else [token])]
+
+
+def rouge_l(candidate: str, reference: str) -> float:
+    """ROUGE-L F1 (longest common subsequence of lower-cased words)."""
+    a, b = _words(candidate), _words(reference)
+    if not a or not b:
+        return 0.0
+    previous = [0] * (len(b) + 1)
+    for x in a:
+        current = [0]
+        for j, y in enumerate(b):
+            current.append(previous[j] + 1 if x == y else max(previous[j + 1], current[j]))
+        previous = current
+    lcs = previous[-1]
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(a), lcs / len(b)
+    return 2 * precision * recall / (precision + recall)
+
+
+def english_templates(project_dir: str | Path) -> dict[str, str]:
+    """Intent -> its English template text (the guard's fallback), from the project's domain."""
+    project_dir = Path(project_dir)
+    domain = yaml.safe_load((project_dir / "domain.yml").read_text(encoding="utf-8")) or {}
+    texts = response_texts(domain)
+    return {intent: texts[name]["en"][0] for intent, name in intent_responses(project_dir, domain).items() if texts.get(name, {}).get("en")}
+
+
+def _slots(generator: AnswerGenerator, utterance: str) -> dict[str, str]:
+    return {e["entity"]: str(e["value"]) for e in generator.predictor.parse(utterance).get("entities", [])}
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return round(statistics.median(values), 2) if values else None
+
+
+def evaluate_generation(
+    model_dir: str | Path,
+    project_dir: str | Path = "dialogues",
+    *,
+    bitext_csv: str | Path = DEFAULT_BITEXT_CSV,
+    limit: int | None = None,
+    timing_runs: int = 5,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Run the benchmark; `limit` keeps the first N held-out pairs per the split's order (stratified)."""
+    project_dir = Path(project_dir)
+    generator = AnswerGenerator.load(model_dir, knowledge_dir=project_dir / "knowledge", settings_path=project_dir / "settings.yml")
+    held = generator_info_split(generator)
+    train, held_out = stratified_split(load_bitext_pairs(bitext_csv), held["fraction"], held["seed"])
+    if limit is not None:
+        held_out = _stratified_head(held_out, limit)
+    templates = english_templates(project_dir)
+
+    # Retrieval baseline: the answer of the most similar training utterance.
+    train_vectors = torch.cat([generator.predictor.embed([p.utterance for p in train[i : i + 256]]) for i in range(0, len(train), 256)])
+    held_vectors = generator.predictor.embed([p.utterance for p in held_out])
+    nearest = (held_vectors @ train_vectors.T).argmax(dim=1).tolist()
+
+    rows: list[dict[str, Any]] = []
+    for index, pair in enumerate(held_out):
+        slots = _slots(generator, pair.utterance)
+        values = PlaceholderValues.collect(slots, generator.settings.values, generator.settings.sources)
+        request = AnswerRequest(pair.utterance, pair.intent, slots, has_template=pair.intent in templates)
+        answer = generator.generate(request)
+        reference = render(pair.answer, values)
+        retrieved = render(train[nearest[index]].answer, values)
+        shipped_text = answer.text if answer.shipped else templates.get(pair.intent, "")
+        facts = generator.known_facts(request)
+        shipped_intent = answer.verdict.answer_intent if answer.shipped else (
+            generator.predictor.parse(shipped_text)["intent_ranking"][0]["name"] if shipped_text else None)
+        rows.append({
+            "rouge_l": rouge_l(answer.generated_text, reference),
+            "rouge_l_shipped": rouge_l(shipped_text, reference),
+            "retrieval_rouge_l": rouge_l(retrieved, reference),
+            "consistent_generated": answer.verdict.intent_consistent,
+            "consistent_shipped": shipped_intent == pair.intent,
+            "ungrounded_before": bool(answer.verdict.ungrounded),
+            "ungrounded_shipped": bool(facts.ungrounded(shipped_text)) if shipped_text else False,
+            "specifics_generated": len(find_specifics(answer.generated_text)),
+            "fallback": not answer.shipped,
+            "first_token_ms": answer.first_piece_ms,
+            "confidence": answer.verdict.confidence,
+        })
+        if progress is not None:
+            progress(index + 1, len(held_out))
+
+    timing = [generator.generate(AnswerRequest(p.utterance, p.intent), DecodingOptions(max_new_tokens=150, min_new_tokens=150))
+              for p in held_out[:timing_runs]]
+    count = len(rows)
+
+    def share(key: str) -> float:
+        return round(sum(1 for r in rows if r[key]) / count, 4) if count else 0.0
+
+    def mean(key: str) -> float:
+        return round(sum(r[key] for r in rows) / count, 4) if count else 0.0
+
+    return {
+        "held_out_pairs": count,
+        "held_out_total": len(stratified_split(load_bitext_pairs(bitext_csv), held["fraction"], held["seed"])[1]),
+        "rouge_l": mean("rouge_l"),
+        "rouge_l_shipped": mean("rouge_l_shipped"),
+        "retrieval_rouge_l": mean("retrieval_rouge_l"),
+        "intent_consistency_generated": share("consistent_generated"),
+        "intent_consistency_shipped": share("consistent_shipped"),
+        "ungrounded_before_guard": share("ungrounded_before"),
+        "ungrounded_shipped": share("ungrounded_shipped"),
+        "fallback_rate": share("fallback"),
+        "mean_confidence": mean("confidence"),
+        "first_token_ms": _median([r["first_token_ms"] for r in rows if r["first_token_ms"] is not None]),
+        "answer_150_tokens_ms": _median([a.total_ms for a in timing]),
+        "answer_150_tokens_generated": [a.tokens for a in timing],
+        "threads": torch.get_num_threads(),
+    }
+
+
+def generator_info_split(generator: AnswerGenerator) -> dict[str, Any]:
+    """The held-out fraction and seed the decoder was trained with (so the split is the same)."""
+    held = generator.decoder_info.get("held_out", {})
+    return {"fraction": held.get("bitext_fraction", 0.1), "seed": held.get("seed", 0)}
+
+
+def _stratified_head(pairs: Sequence[GenerationPair], limit: int) -> list[GenerationPair]:
+    """Up to `limit` pairs taking intents in turn, so a short run still covers every intent."""
+    by_intent: dict[str, list[GenerationPair]] = {}
+    for pair in pairs:
+        by_intent.setdefault(pair.intent, []).append(pair)
+    out: list[GenerationPair] = []
+    round_index = 0
+    while len(out) < limit and any(round_index < len(g) for g in by_intent.values()):
+        for intent in sorted(by_intent):
+            if round_index < len(by_intent[intent]) and len(out) < limit:
+                out.append(by_intent[intent][round_index])
+        round_index += 1
+    return out

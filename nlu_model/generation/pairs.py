@@ -1,0 +1,148 @@
+"""Training pairs for the answer decoder: (customer utterance, intent, passage?) -> answer.
+
+Three sources, all with answers whose fact placeholders are canonical (`placeholders.py`):
+- Bitext's customer-support responses (`load_bitext_pairs`): 4,514 utterance/intent/answer
+  rows. **Licence: CDLA-Sharing-1.0** — pairs derived from it, and a decoder trained on them,
+  keep that licence (see the dataset's LICENSE; `decoder.json` records it).
+- a Rasa project's responses (`load_project_pairs`): each intent's NLU examples paired with
+  the response its rule (or the `utter_<intent>` naming convention) gives, per language.
+- the knowledge base (`knowledge_pairs`): a passage's example questions -> the passage text,
+  with the passage in the decoder's memory, so the decoder learns to say what it reads.
+
+`stratified_split(pairs, fraction, seed)` holds out the same share of every intent; the same
+seed always gives the same split (the benchmark's held-out 10 % is never trained on).
+"""
+from __future__ import annotations
+
+import csv
+import random
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..data import load_training_data
+from ..inference import detect_language
+from .knowledge import Passage
+from .placeholders import DEFAULT_SOURCES, canonicalize, token_for
+
+BITEXT_LICENSE = "CDLA-Sharing-1.0"
+DEFAULT_BITEXT_CSV = Path("/work/shared/datasets/bitext-customer-support/responses_4514/Bitext_Sample_Customer_Support_Training_Dataset.csv")
+
+
+@dataclass(frozen=True)
+class GenerationPair:
+    utterance: str
+    intent: str
+    answer: str  # with canonical `{{Placeholder}}` tokens
+    passage_id: str | None = None  # the knowledge passage the answer is written from
+    source: str = "bitext"  # bitext | domain | knowledge
+
+
+def load_bitext_pairs(csv_path: str | Path = DEFAULT_BITEXT_CSV) -> list[GenerationPair]:
+    """Bitext rows as pairs, answers canonicalised; rows without an answer are skipped."""
+    with open(csv_path, encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [
+        GenerationPair(row["instruction"].strip(), row["intent"].strip(), canonicalize(row["response"].strip()))
+        for row in rows
+        if row.get("response", "").strip() and row.get("instruction", "").strip()
+    ]
+
+
+def stratified_split(pairs: Sequence[GenerationPair], fraction: float, seed: int) -> tuple[list[GenerationPair], list[GenerationPair]]:
+    """(train, held_out): `fraction` of every intent's pairs held out, chosen by `seed`."""
+    by_intent: dict[str, list[GenerationPair]] = defaultdict(list)
+    for pair in pairs:
+        by_intent[pair.intent].append(pair)
+    rng = random.Random(seed)
+    train, held_out = [], []
+    for intent in sorted(by_intent):
+        group = list(by_intent[intent])
+        rng.shuffle(group)
+        cut = max(1, round(len(group) * fraction)) if len(group) > 1 else 0
+        held_out += group[:cut]
+        train += group[cut:]
+    return train, held_out
+
+
+_RASA_SLOT = re.compile(r"\{(\w+)\}")
+
+
+def _slot_to_placeholder(text: str) -> str | None:
+    """Rasa's `{order_id}` -> `{{Order Number}}`; None when a slot has no placeholder (skip the text)."""
+    by_slot = {key: name for name, (kind, key) in DEFAULT_SOURCES.items() if kind == "slot"}
+    missing = [slot for slot in _RASA_SLOT.findall(text) if slot not in by_slot]
+    if missing:
+        return None
+    return _RASA_SLOT.sub(lambda m: token_for(by_slot[m.group(1)]), text)
+
+
+def response_texts(domain: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
+    """Response name -> language -> texts, from a domain's `responses` (a `language: zh` condition marks Chinese)."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for name, variations in (domain.get("responses") or {}).items():
+        for variation in variations or []:
+            text = variation.get("text") if isinstance(variation, dict) else None
+            if not text:
+                continue
+            language = detect_language(text)
+            out.setdefault(name, {}).setdefault(language, []).append(text)
+    return out
+
+
+def intent_responses(project: Path, domain: dict[str, Any]) -> dict[str, str]:
+    """Intent -> the response that answers it: from rules/stories (`intent` then `utter_*`), else `utter_<intent>`."""
+    mapping: dict[str, str] = {}
+    for path in sorted((project / "data").glob("**/*.y*ml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for flow in [*(data.get("rules") or []), *(data.get("stories") or [])]:
+            steps = flow.get("steps") or []
+            for first, second in zip(steps, steps[1:]):
+                action = second.get("action", "") if isinstance(second, dict) else ""
+                if isinstance(first, dict) and "intent" in first and action.startswith("utter_"):
+                    mapping.setdefault(first["intent"], action)
+    for name in domain.get("responses") or {}:
+        if name.startswith("utter_"):
+            mapping.setdefault(name[len("utter_"):], name)
+    return mapping
+
+
+def load_project_pairs(project: str | Path, *, per_intent: int = 20, seed: int = 0) -> list[GenerationPair]:
+    """Pairs from a Rasa project folder: up to `per_intent` NLU examples per intent and language -> its response."""
+    project = Path(project)
+    domain_path = project / "domain.yml"
+    if not domain_path.is_file():
+        return []
+    domain = yaml.safe_load(domain_path.read_text(encoding="utf-8")) or {}
+    texts = response_texts(domain)
+    mapping = intent_responses(project, domain)
+    examples: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for example in load_training_data(project).examples:
+        examples[(example.intent, detect_language(example.text))].append(example.text)
+    rng = random.Random(seed)
+    pairs = []
+    for (intent, language), utterances in sorted(examples.items()):
+        answers = texts.get(mapping.get(intent, ""), {}).get(language, [])
+        answers = [a for a in (_slot_to_placeholder(text) for text in answers) if a]
+        if not answers:
+            continue
+        chosen = sorted(utterances)
+        rng.shuffle(chosen)
+        for index, utterance in enumerate(chosen[:per_intent]):
+            pairs.append(GenerationPair(utterance, intent, answers[index % len(answers)], source="domain"))
+    return pairs
+
+
+def knowledge_pairs(passages: Sequence[Passage]) -> list[GenerationPair]:
+    """Each passage's questions (and its title) -> the passage text, with the passage in memory."""
+    pairs = []
+    for passage in passages:
+        intent = passage.intents[0] if passage.intents else ""
+        for question in [passage.title, *passage.questions]:
+            pairs.append(GenerationPair(question, intent, passage.text, passage.passage_id, source="knowledge"))
+    return pairs
