@@ -41,6 +41,11 @@ def _predict(predictor: Predictor, texts: list[str]) -> list[dict]:
     return results
 
 
+def _latency_keys(latency: dict) -> dict:
+    """Wall-clock p50/p99, plus the CPU-time percentiles that a busy machine does not inflate."""
+    return {key: latency[key] for key in ("p50", "p99", "cpu_p50", "cpu_p99")}
+
+
 def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)  # Linux reports KiB
 
@@ -72,11 +77,12 @@ def banking77(args: argparse.Namespace, model_dir: Path) -> dict:
         "macro_f1": round(scores["macro_f1"], 4),
         "train_seconds": round(train_seconds, 1),
         "epochs": report["epochs"],
-        "latency_ms": {"p50": latency["p50"], "p99": latency["p99"]},
+        "train_cpu_seconds": report["train_cpu_seconds"],
+        "latency_ms": _latency_keys(latency),
         "int8": {
             "accuracy": round(int8_scores["accuracy"], 4),
             "accuracy_change": round(int8_scores["accuracy"] - scores["accuracy"], 4),
-            "latency_ms": {"p50": int8_latency["p50"], "p99": int8_latency["p99"]},
+            "latency_ms": _latency_keys(int8_latency),
         },
         "peak_rss_mb": _peak_rss_mb(),
         "parameters": report["parameters"],
@@ -113,10 +119,11 @@ def bitext_entities(args: argparse.Namespace, model_dir: Path) -> dict:
         "per_type_f1": {name: round(s["f1"], 4) for name, s in scores["per_type"].items()},
         "held_out_rows": len(test),
         "train_seconds": round(train_seconds, 1),
+        "train_cpu_seconds": report["train_cpu_seconds"],
         "intent_accuracy_on_held_out": round(
             sum(r["intent_ranking"][0]["name"] == e.intent for r, e in zip(results, test)) / len(test), 4
         ),
-        "latency_ms": {"p50": latency["p50"], "p99": latency["p99"]},
+        "latency_ms": _latency_keys(latency),
         "parameters": report["parameters"],
         "peak_rss_mb": _peak_rss_mb(),
     }

@@ -20,6 +20,7 @@ import asyncio
 import getpass
 import os
 import re
+import signal
 import socket
 import sys
 import time
@@ -166,6 +167,12 @@ async def _run_archiver(args: argparse.Namespace) -> int:
     client = aioredis.Redis.from_url(_redis_url(args), decode_responses=True, socket_timeout=10.0,
                                      socket_connect_timeout=2.0, health_check_interval=15)
     service = await ArchiveService.open(archive_settings, client, prefix=settings.redis_prefix, run_archiver=False)
+    # SIGTERM (docker stop) and Ctrl-C stop cleanly; a kill -9 loses nothing either (an
+    # entry is acked only after its commit).
+    task = asyncio.current_task()
+    assert task is not None
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(stop_signal, task.cancel)
     try:
         if args.drain:
             archiver = service.make_archiver()
@@ -178,7 +185,7 @@ async def _run_archiver(args: argparse.Namespace) -> int:
         print(f"archiving into {archive_settings.database_url.split('@')[-1]}; Ctrl-C to stop", file=sys.stderr)
         while True:
             await asyncio.sleep(3600)
-    except (KeyboardInterrupt, asyncio.CancelledError):
+    except asyncio.CancelledError:
         return 0
     finally:
         await service.close()

@@ -251,8 +251,22 @@ class ConversationStore:
         Returns ``(event_id, is_new)``; a resend of the same id returns the first event id
         and ``False`` and writes nothing.
         """
-        result = await self._run_append(conversation_id, client_message_id, [event])
-        return str(result[1]), bool(result[0])
+        ids, is_new = await self.append_message_events(conversation_id, client_message_id, [event])
+        return ids[0], is_new
+
+    async def append_message_events(
+        self, conversation_id: str, client_message_id: str, events: list[Event]
+    ) -> tuple[list[str], bool]:
+        """Append a customer message (``events[0]``) and the events it causes at once (the
+        slots it fills), once per client message id.
+
+        Returns ``(event ids, is_new)``; a resend of the same id returns ``([first id],
+        False)`` and writes nothing.
+        """
+        if not events:
+            raise ValueError("append_message_events needs the message event")
+        result = await self._run_append(conversation_id, client_message_id, events)
+        return [str(x) for x in result[1:]], bool(result[0])
 
     async def read_events(
         self, conversation_id: str, *, after: str | None = None, count: int | None = None

@@ -115,36 +115,53 @@ class ConversationService:
             )
             if metadata:
                 new_events[0]["metadata"] = dict(metadata)
-            user_event_id, is_new = await self.store.append_user_message(conversation_id, client_message_id, new_events[0])
+            # The message and the slots it fills are stored together, in one round trip, so a
+            # turn resumed after a crash always starts from the message's whole effect. (The
+            # tracker is thrown away below if this turns out to be a resend.)
+            for event in new_events:
+                tracker.update(event)
+            extracted = self.engine.extract_slots(tracker, now=self.clock())
+            for event in extracted:
+                tracker.update(event)
+            new_events += extracted
+            ids, is_new = await self.store.append_message_events(conversation_id, client_message_id, new_events)
             if on_ack is not None:
-                await on_ack(user_event_id, not is_new)
+                await on_ack(ids[0], not is_new)
             if not is_new:
-                # A resend: the first copy's turn already ran (or will be resumed); answer
-                # nothing twice.
-                return TurnResult(user_event_id, duplicate=True)
-            stored = [StoredEvent(user_event_id, new_events[0])]
-            tracker.update(new_events[0])
-            stored += await self._append(tracker, new_events[1:])
-            stored += await self._append(tracker, self.engine.extract_slots(tracker, now=self.clock()))
-            # (Storing the message refreshed the session's TTL: no separate touch needed.)
+                # A resend: the first copy is stored. If its turn was cut short (a crash, a
+                # Redis outage), finish it now; otherwise answer nothing twice.
+                return TurnResult(ids[0], duplicate=True, events=await self._finish_cut_turn(conversation_id))
+            stored = [StoredEvent(i, e) for i, e in zip(ids, new_events)]
             produced = await self._run_actions(tracker)
-            return TurnResult(user_event_id, events=stored[1:] + produced, user_event=new_events[0])
+            return TurnResult(ids[0], events=stored[1:] + produced, user_event=new_events[0])
 
     async def resume_pending_turn(self, conversation_id: str) -> list[StoredEvent]:
-        """Finish a turn whose customer message was stored but never answered (the server
-        died between the ack and the reply). Returns the events it produced."""
+        """Finish a turn whose customer message was stored but whose answer was cut short
+        (the server died, or Redis went away, between the ack and the end of the reply).
+        Returns the events it produced."""
         async with self.store.lock(conversation_id, wait_s=self.lock_wait_s, ttl_ms=self.lock_ttl_ms):
-            _, session = await self.store.session_events(conversation_id)
-            if not session:
-                return []
-            tracker = DialogueTracker.from_events(conversation_id, self.engine.domain, [s.event for s in session])
-            if tracker.paused or tracker.actions_since_user() or not tracker.latest_message:
-                return []
-            last_user = max(i for i, s in enumerate(session) if s.event.get("event") == "user")
-            if any(s.event.get("event") == "bot" for s in session[last_user:]):
-                return []
-            log.info("resuming an unanswered turn in conversation %s", conversation_id[:8])
-            return await self._run_actions(tracker)
+            return await self._finish_cut_turn(conversation_id)
+
+    async def _finish_cut_turn(self, conversation_id: str) -> list[StoredEvent]:
+        """With the lock held: go on from the last stored event of an unfinished turn.
+
+        A turn is finished when the bot listens again after the customer's latest message
+        (every event is stored as it happens, so the engine continues exactly where the
+        turn stopped). A paused conversation (a person has it) is left alone.
+        """
+        _, session = await self.store.session_events(conversation_id)
+        if not session:
+            return []
+        tracker = DialogueTracker.from_events(conversation_id, self.engine.domain, [s.event for s in session])
+        if tracker.paused or not tracker.latest_message:
+            return []
+        last_user = max((i for i, s in enumerate(session) if s.event.get("event") == "user"), default=-1)
+        listens = [i for i, s in enumerate(session)
+                   if s.event.get("event") == "action" and s.event.get("name") == ev.ACTION_LISTEN]
+        if last_user < 0 or (listens and listens[-1] > last_user):
+            return []
+        log.info("resuming an unfinished turn in conversation %s", conversation_id[:8])
+        return await self._run_actions(tracker)
 
     # -- staff ----------------------------------------------------------------------------
     async def take_over(self, conversation_id: str, *, agent: str) -> list[StoredEvent]:

@@ -194,7 +194,10 @@ class WidgetConnection:
         if self.conversation_id is not None:
             raise ClientError("this connection already said hello", code="bad_frame")
         secret = self.settings.secret
-        if hello.conversation_id and verify_conversation(secret, hello.conversation_id, hello.token):
+        # A token is hex: anything else cannot match (and hmac.compare_digest refuses to
+        # compare non-ASCII text, which a fuzzed token would otherwise turn into a crash).
+        token_is_ascii = hello.token is None or hello.token.isascii()
+        if hello.conversation_id and token_is_ascii and verify_conversation(secret, hello.conversation_id, hello.token):
             conversation_id = hello.conversation_id
             resumed = True
         else:

@@ -27,7 +27,7 @@ import os
 import secrets
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -55,7 +55,6 @@ class ArchiverStats:
     failures: int = 0
     last_error: str | None = None
     last_success_at: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Archiver:

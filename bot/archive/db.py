@@ -29,6 +29,7 @@ from bot.errors import KefuError
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+CONNECT_TIMEOUT_S = 5
 # Any fixed number: the PostgreSQL advisory lock that serialises migrations.
 _MIGRATION_LOCK_KEY = 0x6B656675
 
@@ -80,16 +81,17 @@ class ArchiveDatabase:
     def open(cls, url: str, *, migrate: bool = True, busy_timeout_s: float = 15.0) -> "ArchiveDatabase":
         """Connect to ``url`` and bring the schema up to date; raises :class:`ArchiveError`.
 
-        ``busy_timeout_s``: how long a SQLite writer waits for another writer's lock (and a
-        PostgreSQL connection attempt waits) before the operation fails and is retried.
+        ``busy_timeout_s``: how long a SQLite writer waits for another writer's lock before
+        the operation fails (and the archiver retries it).
         """
         url = normalise_url(url)
         try:
             if url.startswith("sqlite"):
                 engine = _sqlite_engine(url, busy_timeout_s)
             else:
+                # A short connect timeout: an unreachable server must not hold up `kefu serve`.
                 engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
-                                       connect_args={"connect_timeout": max(1, int(busy_timeout_s))})
+                                       connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
         except Exception as exc:  # bad URL, missing driver
             raise ArchiveError(f"cannot use archive URL {make_url(url).render_as_string(hide_password=True)}: {exc}") from exc
         database = cls(engine)

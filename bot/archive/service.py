@@ -13,7 +13,6 @@ import logging
 import time
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 from bot.archive.archiver import Archiver
 from bot.archive.config import ArchiveSettings
@@ -104,7 +103,7 @@ class ArchiveService:
                     await self.run_housekeeping()
             except asyncio.CancelledError:
                 raise
-            except (RedisError, OSError, Exception) as exc:  # retried on the next tick
+            except Exception as exc:  # noqa: BLE001 - Redis or SQL trouble: retried on the next tick
                 log.warning("archive housekeeping failed: %s: %s", type(exc).__name__, exc)
             await asyncio.sleep(interval)
 

@@ -170,7 +170,8 @@ class ArchiveWriter:
         self.database = database
         self.redact = redact
 
-    def _insert(self, connection: Connection, table: Any) -> Any:
+    def _insert(self, table: Any) -> Any:
+        """An INSERT that supports ON CONFLICT on either database."""
         dialect = postgresql if self.database.dialect == "postgresql" else sqlite
         return dialect.insert(table)
 
@@ -206,7 +207,7 @@ class ArchiveWriter:
         self._mark_replays(connection, conversation_id, rows)
         conversations = schema.conversations
         connection.execute(
-            self._insert(connection, conversations)
+            self._insert(conversations)
             .values(**_new_summary(conversation_id, rows[0]))
             .on_conflict_do_nothing(index_elements=["id"])
         )

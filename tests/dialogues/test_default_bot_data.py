@@ -172,6 +172,9 @@ def test_inform_gives_both_kinds_of_order_number_and_addresses(examples_by_file,
     # An address is all a customer types when the address form asks for one.
     addresses = [text for text in informs if not ANNOTATION.search(text)]
     assert len(addresses) >= len(informs) // 4
+    # With a request verb a message is that request (the order number rides along).
+    requests = re.compile(r"\b(track|cancel|change|refund|where is)\b|取消|查|修改|退款", re.IGNORECASE)
+    assert not [text for text in informs if requests.search(text)]
 
 
 def test_bitext_examples_per_intent_and_sentiment(examples_by_file, build_module):

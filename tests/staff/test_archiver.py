@@ -226,3 +226,24 @@ def test_alembic_migrations_upgrade_and_downgrade(tmp_path: Path) -> None:
     database.upgrade()
     assert rows(database, schema.conversations) == []
     database.close()
+
+
+async def test_a_server_starts_without_its_database_and_archives_once_it_appears(
+        store: ConversationStore, tmp_path: Path) -> None:
+    from bot.archive.config import ArchiveSettings
+    from bot.archive.service import ArchiveService
+
+    blocker = tmp_path / "db"
+    blocker.write_text("a file where the database folder should be")
+    settings = ArchiveSettings(database_url=f"sqlite:///{blocker / 'archive.sqlite3'}", retention_interval_s=3600)
+    await store.append_events("c1", [b.user("hello"), b.bot("hi")])
+    service = await ArchiveService.launch(settings, store.redis, prefix=store.prefix)
+    try:
+        assert service.database is None and service.archiver is None  # still serving, not archiving
+        blocker.unlink()  # the database comes back
+        deadline = time.monotonic() + 15
+        while (service.archiver is None or service.archiver.stats.archived < 2) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert service.database is not None and len(rows(service.database)) == 2
+    finally:
+        await service.close()

@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from starlette.convertors import Convertor, register_url_convertor
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
 from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
-from starlette.responses import RedirectResponse
 
 from web.staff import views_admin, views_auth, views_inbox, views_live
 from web.staff.security import SecurityHeaders
@@ -39,7 +40,7 @@ register_url_convertor("conversation", ConversationIdConvertor())
 register_url_convertor("event", EventIdConvertor())
 
 
-async def _root(request) -> RedirectResponse:  # type: ignore[no-untyped-def]
+async def _root(request: Request) -> RedirectResponse:
     return RedirectResponse("/staff/", status_code=307)
 
 

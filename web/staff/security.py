@@ -41,10 +41,6 @@ CONTENT_SECURITY_POLICY = (
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-class Forbidden(Exception):
-    """Raised inside a staff endpoint to answer 403 with a message for the user."""
-
-
 def archive_of(request: Request):  # type: ignore[no-untyped-def]
     """The :class:`bot.archive.service.ArchiveService` of this server."""
     return request.app.state.archive
@@ -117,12 +113,7 @@ def staff_page(role: str | None = None) -> Callable[[Endpoint], Endpoint]:
                 if not same_origin(request) or not token or not hmac.compare_digest(token, session.csrf_token):
                     return PlainTextResponse("missing or wrong CSRF token; reload the page and try again",
                                              status_code=403)
-            try:
-                return await endpoint(request)
-            except Forbidden as exc:
-                from web.staff.templating import render_error
-
-                return render_error(request, 403, str(exc))
+            return await endpoint(request)
 
         return wrapper
 

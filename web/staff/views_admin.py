@@ -3,7 +3,6 @@ users and the audit log. Every endpoint here requires the ``admin`` role."""
 
 from __future__ import annotations
 
-import time
 from datetime import date
 from pathlib import Path
 
@@ -201,5 +200,4 @@ async def audit_page(request: Request) -> Response:
                                           limit=per_page, offset=(page - 1) * per_page)
     return render(request, "audit.html", {"rows": rows, "total": total, "page": page,
                                           "pages": max(1, -(-total // per_page)), "user_filter": user or "",
-                                          "action_filter": action or "", "actions": audit.ACTIONS,
-                                          "now": time.time()})
+                                          "action_filter": action or "", "actions": audit.ACTIONS})

@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from bot.archive import audit, schema
+from bot.archive.db import ArchiveDatabase
 from bot.archive.redaction import redact_event
 from bot.archive.writer import fell_back, stream_id_parts
 from bot.errors import ServiceUnavailable
@@ -47,7 +48,7 @@ MAX_REPLY_CHARS = 2000
 EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 
 
-def queue_snapshot(database, *, limit: int = 200) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def queue_snapshot(database: ArchiveDatabase, *, limit: int = 200) -> list[dict[str, Any]]:
     """Conversations waiting for, or with, a person (from the archive), longest waiting first."""
     conv = schema.conversations
     query = (select(conv.c.id, conv.c.handoff_state, conv.c.handoff_at, conv.c.agent, conv.c.last_text,

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from nlu_model.generation.evaluate import rouge_l
+from nlu_model.generation.pairs import GenerationPair, stratified_split
+
+
+def test_rouge_l_is_lcs_f1_over_words() -> None:
+    assert rouge_l("the cat sat", "the cat sat") == 1.0
+    assert rouge_l("", "anything") == 0.0
+    # LCS "the sat" = 2 of 3 words each side.
+    assert abs(rouge_l("the cat sat", "the dog sat") - 2 / 3) < 1e-9
+    assert rouge_l("退款到账", "退款已到账") > 0.8
+
+
+def test_split_is_stratified_and_fixed_by_seed() -> None:
+    pairs = [GenerationPair(f"q{i}", intent, "a") for intent in ("a", "b") for i in range(20)]
+    train, held = stratified_split(pairs, 0.1, seed=3)
+    assert sorted(p.intent for p in held) == ["a", "a", "b", "b"]
+    assert stratified_split(pairs, 0.1, seed=3) == (train, held)
+    assert not {p.utterance + p.intent for p in held} & {p.utterance + p.intent for p in train}
