@@ -6,7 +6,8 @@
 - `fit_fallback_thresholds`: the confidence and top-1/top-2 gap below which the Predictor
   answers `nlu_fallback`, chosen so that a set share of correctly classified held-out examples
   would fall back. When the held-out data has out-of-scope examples (`out_of_scope` / `oos`
-  intents) the confidence threshold instead maximises in-scope accuracy + out-of-scope recall.
+  intents) the confidence threshold instead maximises in-scope accuracy + out-of-scope recall,
+  capped so that no more than the set share of correct in-scope answers fall back.
 """
 from __future__ import annotations
 
@@ -82,7 +83,13 @@ def fit_fallback_thresholds(
     ambiguity_threshold = _quantile(gap[correct].tolist(), fallback_rate / 2)
     if bool((~in_scope).any()):
         predicted_oos = torch.tensor([int(p) in out_of_scope_ids for p in predicted], dtype=torch.bool)
-        confidence_threshold = _best_out_of_scope_threshold(confidence, correct, in_scope, predicted_oos)
+        # Capped so that at most `fallback_rate` of correct in-scope answers fall back: a handful
+        # of held-out out-of-scope examples should not push every hesitant answer (say, in the
+        # bot's smaller second language) to the fallback.
+        confidence_threshold = min(
+            _best_out_of_scope_threshold(confidence, correct, in_scope, predicted_oos),
+            _quantile(confidence[correct].tolist(), fallback_rate),
+        )
     return {"confidence_threshold": round(confidence_threshold, 4), "ambiguity_threshold": round(ambiguity_threshold, 4)}
 
 

@@ -11,9 +11,8 @@ import math
 import random
 import time
 from collections import defaultdict
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -93,11 +92,19 @@ def compute_loss(model: NluModel, batch: dict[str, Any], config: TrainConfig) ->
     return loss
 
 
+class SplitPredictions(NamedTuple):
+    mixed: torch.Tensor  # (N, K) intent logits the model decides with
+    dense: torch.Tensor  # (N, K) encoder path alone
+    sparse: torch.Tensor | None  # (N, K) n-gram path alone
+    tag_f1: float | None  # token-level F1 of the entity tags other than O; None without entities
+
+
 @torch.no_grad()
-def predict_logits(model: NluModel, encoded: EncodedSet, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """Intent logits (N, K) of a whole encoded set, in its order: mixed, dense path, sparse path (or None)."""
+def predict_logits(model: NluModel, encoded: EncodedSet, batch_size: int = 256) -> SplitPredictions:
+    """Intent logits of a whole encoded set, in its order, and how well its entity tags came out."""
     model.eval()
     mixed, dense, sparse = [], [], []
+    hits = predicted_count = gold_count = 0
     for start in range(0, len(encoded), batch_size):
         batch = collate(encoded, list(range(start, min(start + batch_size, len(encoded)))))
         out = model(batch["ids"], batch["mask"], batch["sparse"], batch["encoded"])
@@ -105,10 +112,17 @@ def predict_logits(model: NluModel, encoded: EncodedSet, batch_size: int = 256) 
         dense.append(out.dense_intent_logits)
         if out.sparse_intent_logits is not None:
             sparse.append(out.sparse_intent_logits)
+        gold, valid = batch["tags"], batch["tags"] != IGNORE_INDEX
+        predicted = out.tag_logits.argmax(-1)
+        is_entity_gold, is_entity_predicted = valid & (gold > 0), valid & (predicted > 0)  # tag 0 is "O"
+        hits += int((is_entity_gold & (predicted == gold)).sum())
+        gold_count += int(is_entity_gold.sum())
+        predicted_count += int(is_entity_predicted.sum())
+    tag_f1 = 2 * hits / (gold_count + predicted_count) if model.config.n_entity_tags > 1 and gold_count + predicted_count else None
     if not mixed:
         empty = torch.zeros(0, model.config.n_intents)
-        return empty, empty, None
-    return torch.cat(mixed), torch.cat(dense), torch.cat(sparse) if sparse else None
+        return SplitPredictions(empty, empty, None, None)
+    return SplitPredictions(torch.cat(mixed), torch.cat(dense), torch.cat(sparse) if sparse else None, tag_f1)
 
 
 def _accuracy(logits: torch.Tensor, labels: list[int]) -> float:
@@ -171,7 +185,7 @@ def train(
         fitted_weight = float(model.dense_weight)
         # The held-out run chose the epoch count, temperature and thresholds; now learn from every
         # example with that recipe (the validation split is too valuable to leave out, ~10%).
-        best_epoch = max(history, key=lambda h: h["validation_accuracy"])["epoch"]
+        best_epoch = max(h["epoch"] for h in history if h.get("best"))
         all_examples = train_examples + validation_examples
         labels = build_labels(data, all_examples)
         torch.manual_seed(seed)
@@ -182,7 +196,7 @@ def train(
                 parameter.requires_grad_(False)
             full_set.states = train_set.states + validation_set.states  # same texts, same frozen encoder
         empty = encode_examples([], tokenizer, featurizer, labels, config.max_len)
-        model, refit_history, _ = _fit(model, full_set, empty, replace(config, max_epochs=best_epoch), rng, progress)
+        model, refit_history, _ = _fit(model, full_set, empty, config, rng, progress, epochs=best_epoch)
         model.dense_weight.fill_(fitted_weight)
         history.extend({"epoch": h["epoch"], "loss": h["loss"], "refit": True} for h in refit_history)
     train_seconds = time.perf_counter() - started
@@ -279,9 +293,21 @@ def _build_model(
 
 
 def _fit(
-    model: NluModel, train_set: EncodedSet, validation_set: EncodedSet, config: TrainConfig, rng: random.Random, progress: bool
-) -> tuple[NluModel, list[dict[str, float]], int]:
-    """The training loop; returns the model with its best validation weights restored."""
+    model: NluModel,
+    train_set: EncodedSet,
+    validation_set: EncodedSet,
+    config: TrainConfig,
+    rng: random.Random,
+    progress: bool,
+    *,
+    epochs: int | None = None,
+) -> tuple[NluModel, list[dict[str, Any]], int]:
+    """The training loop; returns the model with its best validation weights restored.
+
+    The best epoch is the one with the best validation score: intent accuracy, averaged with
+    the entity tags' F1 when the data has entities. Without `epochs`, small data sets get more
+    epochs (and patience) so that training runs at least `config.min_train_steps` steps.
+    """
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     decay = [p for n, p in trainable if p.dim() >= 2 and "wpe" not in n]
     no_decay = [p for n, p in trainable if p.dim() < 2 or "wpe" in n]
@@ -293,24 +319,28 @@ def _fit(
         fused=True,
     )
     steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
-    total_steps = steps_per_epoch * config.max_epochs
-    best_accuracy, best_state, best_epoch = -1.0, copy.deepcopy(model.state_dict()), 0
-    history: list[dict[str, float]] = []
+    patience = config.patience
+    if epochs is None:
+        epochs = max(config.max_epochs, math.ceil(config.min_train_steps / max(1, steps_per_epoch)))
+        patience = math.ceil(config.patience * epochs / config.max_epochs)
+    total_steps = steps_per_epoch * epochs
+    best_score, best_state, best_epoch = -1.0, copy.deepcopy(model.state_dict()), 0
+    history: list[dict[str, Any]] = []
     step = 0
     columns = (
-        TextColumn("[bold]training"),
+        TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        TextColumn("epoch {task.fields[epoch]}  loss {task.fields[loss]:.3f}  val acc {task.fields[val_acc]:.3f}"),
+        TextColumn("epoch {task.fields[epoch]}  loss {task.fields[loss]:.3f}  {task.fields[val_acc]}"),
     )
+    description = "training" if len(validation_set) else "refit on all data"
     with Progress(*columns, disable=not progress, transient=False) as bar:
-        task = bar.add_task("train", total=total_steps, epoch=0, loss=float("nan"), val_acc=float("nan"))
-        for epoch in range(1, config.max_epochs + 1):
+        task = bar.add_task(description, total=total_steps, epoch=0, loss=float("nan"), val_acc="")
+        for epoch in range(1, epochs + 1):
             model.train()
             running = 0.0
-            batches = length_bucketed_batches(train_set, config.batch_size, rng)
-            for rows in batches:
+            for rows in length_bucketed_batches(train_set, config.batch_size, rng):
                 for group in optimizer.param_groups:
                     group["lr"] = _learning_rate(step, total_steps, config)
                 batch = collate(train_set, rows, ngram_dropout=config.ngram_dropout, rng=rng)
@@ -322,16 +352,23 @@ def _fit(
                 step += 1
                 running = 0.9 * running + 0.1 * loss.item() if running else loss.item()
                 bar.update(task, advance=1, epoch=epoch, loss=running)
-            validation_accuracy = _accuracy(predict_logits(model, validation_set)[0], validation_set.intents)
-            if not len(validation_set):
-                validation_accuracy = 0.0
-            history.append({"epoch": epoch, "loss": round(running, 4), "validation_accuracy": round(validation_accuracy, 4)})
-            bar.update(task, val_acc=validation_accuracy)
-            if validation_accuracy > best_accuracy:
-                best_accuracy, best_state, best_epoch = validation_accuracy, copy.deepcopy(model.state_dict()), epoch
-            elif len(validation_set) and epoch - best_epoch >= config.patience:
-                bar.update(task, total=step)
-                break
+            entry: dict[str, Any] = {"epoch": epoch, "loss": round(running, 4)}
+            if len(validation_set):
+                predictions = predict_logits(model, validation_set)
+                accuracy = _accuracy(predictions.mixed, validation_set.intents)
+                score = accuracy if predictions.tag_f1 is None else (accuracy + predictions.tag_f1) / 2
+                entry["validation_accuracy"] = round(accuracy, 4)
+                if predictions.tag_f1 is not None:
+                    entry["validation_tag_f1"] = round(predictions.tag_f1, 4)
+                bar.update(task, val_acc=f"val acc {accuracy:.3f}")
+                if score > best_score:
+                    best_score, best_state, best_epoch = score, copy.deepcopy(model.state_dict()), epoch
+                    entry["best"] = True
+                elif epoch - best_epoch >= patience:
+                    history.append(entry)
+                    bar.update(task, total=step)
+                    break
+            history.append(entry)
     if len(validation_set):
         model.load_state_dict(best_state)
     model.eval()
@@ -342,7 +379,7 @@ def _calibrate(model: NluModel, validation_set: EncodedSet, labels: Labels, conf
     """Temperature and fallback thresholds from the validation split, and its scores."""
     if not len(validation_set):
         return Inference(), {}
-    logits, dense_logits, sparse_logits = predict_logits(model, validation_set)
+    logits, dense_logits, sparse_logits, tag_f1 = predict_logits(model, validation_set)
     gold = torch.tensor(validation_set.intents)
     dense_weight = None
     if sparse_logits is not None:
@@ -359,7 +396,9 @@ def _calibrate(model: NluModel, validation_set: EncodedSet, labels: Labels, conf
     )
     validation = {"accuracy": round(scores["accuracy"], 4), "macro_f1": round(scores["macro_f1"], 4)}
     # The accuracy int8 serving (Predictor.load(quantize=True)) would have on the same examples.
-    validation["int8_accuracy"] = round(_accuracy(predict_logits(quantize_int8(model), validation_set)[0], validation_set.intents), 4)
+    validation["int8_accuracy"] = round(_accuracy(predict_logits(quantize_int8(model), validation_set).mixed, validation_set.intents), 4)
+    if tag_f1 is not None:
+        validation["tag_f1"] = round(tag_f1, 4)
     if dense_weight is not None:
         validation["dense_weight"] = dense_weight
         validation["dense_path_accuracy"] = round(_accuracy(dense_logits, validation_set.intents), 4)

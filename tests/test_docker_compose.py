@@ -2,15 +2,20 @@
 
 Docker cannot run here, so every command in the compose file is parsed by the argument
 parser of the program it starts (rasa-sdk's, Kefu's ``build_parser()``), the references
-between services (ports, host names, paths, volumes) are checked against each other, and
-the action server's healthcheck command is run for real against a real action server.
+between services (ports, host names, paths, volumes, environment variables) are checked
+against each other and against the code that reads them, the action server's healthcheck
+command is run for real against a real action server, and nginx's configuration is checked
+by ``nginx -t`` when Debian's nginx is installed. (tests/reliability/test_scale_out.py runs
+that configuration for real in front of two replicas.)
 """
 
 from __future__ import annotations
 
 import argparse
 import fnmatch
+import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -79,10 +84,10 @@ def shell_commands(script: str) -> tuple[list[list[str]], list[str]]:
     return commands, operators
 
 
-def bot_script_commands() -> tuple[dict[str, list[str]], list[str]]:
-    """The bot's start script as ``{"test": [...], "train": [...], "serve": [...]}``."""
-    command = SERVICES["bot"]["command"]
-    assert command[:2] == ["sh", "-c"], "the bot starts through `sh -c '<script>'`"
+def train_script_commands() -> tuple[dict[str, list[str]], list[str]]:
+    """The one-shot train service's script as ``{"test": [...], "train": [...]}``."""
+    command = SERVICES["train"]["command"]
+    assert command[:2] == ["sh", "-c"], "the train service runs `sh -c '<script>'`"
     commands, operators = shell_commands(command[2])
     named: dict[str, list[str]] = {}
     for words in commands:
@@ -109,30 +114,55 @@ def workdir() -> str:
 
 # -- every service -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("service", ["redis", "actions", "bot"])
-def test_every_service_has_a_healthcheck(service: str) -> None:
+@pytest.mark.parametrize("service", ["redis", "postgres", "actions", "bot", "nginx"])
+def test_every_long_running_service_has_a_healthcheck(service: str) -> None:
     healthcheck = SERVICES[service]["healthcheck"]
     assert healthcheck["test"][0] == "CMD"
     assert healthcheck["interval"] and healthcheck["retries"] >= 3
 
 
-def test_named_volumes_are_declared() -> None:
+def test_named_volumes_are_declared_and_bind_mounts_exist() -> None:
     declared = set(COMPOSE["volumes"])
     for name, service in SERVICES.items():
         for entry in service.get("volumes", []):
             source = entry.split(":")[0]
-            assert source in declared, f"{name} mounts undeclared volume {source}"
+            if source.startswith("./"):
+                assert (REPO_ROOT / source).is_file(), f"{name} mounts missing file {source}"
+            else:
+                assert source in declared, f"{name} mounts undeclared volume {source}"
 
 
-# -- redis -------------------------------------------------------------------------------
+def test_kefu_settings_in_the_environment_are_ones_the_code_reads() -> None:
+    """A misspelt variable would be silently ignored: each one must appear in bot/."""
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in (REPO_ROOT / "bot").rglob("*.py"))
+    for name, service in SERVICES.items():
+        for variable in service.get("environment", {}):
+            if variable.startswith("KEFU_"):
+                assert f'"{variable}"' in sources, f"{name} sets {variable}, which nothing reads"
+
+
+# -- redis and postgres ------------------------------------------------------------------
 
 def test_redis_persists_with_append_only_file() -> None:
     redis = SERVICES["redis"]
     command = redis["command"]
     assert command[0] == "redis-server"
     assert command[command.index("--appendonly") + 1] == "yes"
+    assert command[command.index("--appendfsync") + 1] == "everysec"
     assert volume_target("redis", "redis-data") == "/data"  # redis:7 writes its AOF there
     assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+
+
+def test_archive_url_points_at_the_postgres_service() -> None:
+    postgres = SERVICES["postgres"]
+    assert volume_target("postgres", "postgres-data") == "/var/lib/postgresql/data"
+    for service in ("bot", "archiver"):
+        url = urlparse(SERVICES[service]["environment"]["KEFU_ARCHIVE_URL"])
+        assert (url.scheme, url.hostname, url.port) == ("postgresql", "postgres", 5432)
+        assert url.path == "/" + postgres["environment"]["POSTGRES_DB"]
+        assert url.username == postgres["environment"]["POSTGRES_USER"]
+        assert "${POSTGRES_PASSWORD" in SERVICES[service]["environment"]["KEFU_ARCHIVE_URL"]
+    assert postgres["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD")
 
 
 # -- actions -----------------------------------------------------------------------------
@@ -178,57 +208,125 @@ def test_actions_healthcheck_passes_against_a_real_server_and_fails_without_one(
     assert run_against(free_tcp_port()) != 0
 
 
-# -- bot ---------------------------------------------------------------------------------
+# -- training, replicas, archiver ---------------------------------------------------------
 
-def test_bot_commands_parse_with_the_kefu_cli() -> None:
-    parser = kefu_parser()
-    commands, operators = bot_script_commands()
-
-    assert set(commands) == {"test", "train", "serve"}
-    # `test || train && serve`: serve only when a model exists or training succeeded.
-    assert operators == ["||", "&&"]
-    for name in ("train", "serve"):
-        args = parse_or_fail(parser, commands[name][1:])
-        assert args.command == name
+def serve_args() -> argparse.Namespace:
+    command = SERVICES["bot"]["command"]
+    assert command[0] == "kefu"
+    return parse_or_fail(kefu_parser(), command[1:])
 
 
-def test_bot_trains_where_it_serves_from_and_only_if_missing() -> None:
-    parser = kefu_parser()
-    commands, _ = bot_script_commands()
-    train = parser.parse_args(commands["train"][1:])
-    serve = parser.parse_args(commands["serve"][1:])
-
+def test_train_runs_once_and_only_if_the_model_is_missing() -> None:
+    commands, operators = train_script_commands()
+    assert set(commands) == {"test", "train"} and operators == ["||"]
+    train = parse_or_fail(kefu_parser(), commands["train"][1:])
+    assert train.command == "train"
     assert commands["test"] == ["test", "-f", str(train.out / "config.json")]
-    assert serve.model == train.out
     assert (REPO_ROOT / train.data / "domain.yml").is_file()
+    assert SERVICES["train"]["restart"] == "no"
     # Relative model paths resolve in the WORKDIR, where the models volume is mounted.
-    assert f"{workdir()}/{train.out.parts[0]}" == volume_target("bot", "models")
+    assert f"{workdir()}/{train.out.parts[0]}" == volume_target("train", "models")
+
+
+def test_replicas_serve_the_trained_model_after_training_succeeded() -> None:
+    commands, _ = train_script_commands()
+    train = kefu_parser().parse_args(commands["train"][1:])
+    serve = serve_args()
+    assert serve.command == "serve" and serve.model == train.out
+    assert volume_target("bot", "models") == volume_target("train", "models")
+    assert SERVICES["bot"]["depends_on"]["train"]["condition"] == "service_completed_successfully"
+
+
+def test_bot_runs_as_several_replicas_reachable_only_through_nginx() -> None:
+    bot = SERVICES["bot"]
+    assert bot["deploy"]["replicas"] >= 2
+    assert "ports" not in bot, "replicas are reached through nginx, never directly"
+    serve = serve_args()
+    assert serve.host == "0.0.0.0" and str(serve.port) in bot["expose"]
+    assert f"127.0.0.1:{serve.port}/healthz" in " ".join(bot["healthcheck"]["test"])
+    environment = bot["environment"]
+    # One torch thread per replica; the archiver is a service of its own.
+    assert environment["OMP_NUM_THREADS"] == "1" and environment["KEFU_ARCHIVER"] == "0"
+    # Every replica signs tokens with the same secret, which must be given.
+    assert environment["KEFU_SECRET"].startswith("${KEFU_SECRET:?")
+    # nginx is the only client, and it overwrites X-Forwarded-For (checked below).
+    assert environment["FORWARDED_ALLOW_IPS"] == "*"
 
 
 def test_bot_reaches_redis_and_actions_by_service_name() -> None:
-    commands, _ = bot_script_commands()
-    serve = kefu_parser().parse_args(commands["serve"][1:])
-
+    serve = serve_args()
     redis_url = urlparse(serve.redis_url)
     assert (redis_url.scheme, redis_url.hostname, redis_url.port) == ("redis", "redis", 6379)
+    assert SERVICES["bot"]["environment"]["REDIS_URL"] == serve.redis_url
 
     actions_port = rasa_sdk_parser().parse_args(SERVICES["actions"]["command"][3:]).port
     endpoint = urlparse(serve.action_endpoint)
     assert (endpoint.hostname, endpoint.port, endpoint.path) == ("actions", actions_port, "/webhook")
 
     depends_on = SERVICES["bot"]["depends_on"]
-    assert depends_on["redis"]["condition"] == "service_healthy"
-    assert depends_on["actions"]["condition"] == "service_healthy"
+    for service in ("redis", "postgres", "actions"):
+        assert depends_on[service]["condition"] == "service_healthy"
 
 
-def test_bot_listens_on_the_published_port_and_checks_healthz() -> None:
-    commands, _ = bot_script_commands()
-    serve = kefu_parser().parse_args(commands["serve"][1:])
+def test_archiver_shares_redis_and_the_archive_with_the_replicas() -> None:
+    archiver = SERVICES["archiver"]
+    args = parse_or_fail(kefu_parser(), archiver["command"][1:])
+    assert archiver["command"][0] == "kefu" and args.command == "archiver"
+    assert args.redis_url == serve_args().redis_url
+    for variable in ("KEFU_ARCHIVE_URL", "KEFU_SECRET", "REDIS_URL"):
+        assert archiver["environment"][variable] == SERVICES["bot"]["environment"][variable]
 
-    assert serve.host == "0.0.0.0"
-    assert f"{serve.port}:{serve.port}" in SERVICES["bot"]["ports"]
-    healthcheck = " ".join(SERVICES["bot"]["healthcheck"]["test"])
-    assert f"127.0.0.1:{serve.port}/healthz" in healthcheck
+
+# -- nginx -------------------------------------------------------------------------------
+
+NGINX_CONF = REPO_ROOT / "deploy" / "nginx.conf"
+
+
+def test_nginx_publishes_the_port_and_balances_the_bot_replicas() -> None:
+    nginx = SERVICES["nginx"]
+    assert any(entry.endswith(":80") for entry in nginx["ports"])
+    assert "./deploy/nginx.conf:/etc/nginx/nginx.conf:ro" in nginx["volumes"]
+    assert nginx["depends_on"]["bot"]["condition"] == "service_healthy"
+    conf = NGINX_CONF.read_text(encoding="utf-8")
+    assert re.search(rf"server bot:{serve_args().port}\b", conf), "the upstream is the bot service's port"
+    assert "listen 80;" in conf and "/nginx-health" in " ".join(nginx["healthcheck"]["test"])
+
+
+def test_nginx_upgrades_websockets_and_overwrites_forwarded_for() -> None:
+    conf = NGINX_CONF.read_text(encoding="utf-8")
+    websocket = conf[conf.index("location /ws"):]
+    websocket = websocket[:websocket.index("}")]
+    assert "proxy_http_version 1.1;" in websocket
+    assert "proxy_set_header Upgrade $http_upgrade;" in websocket
+    assert "proxy_set_header Connection $connection_upgrade;" in websocket
+    # Overwritten with the address nginx saw; $proxy_add_x_forwarded_for would keep the
+    # client's own header, and with it a way around the per-address limits.
+    assert conf.count("proxy_set_header X-Forwarded-For $remote_addr;") == 2
+    assert "$proxy_add_x_forwarded_for" not in conf
+    directives = "\n".join(line.split("#")[0] for line in conf.splitlines())
+    assert "ip_hash" not in directives and "sticky" not in directives, "no sticky sessions: state is in Redis"
+
+
+def nginx_conf_for_local_test(directory: Path, *, listen: str, upstreams: list[str]) -> Path:
+    """deploy/nginx.conf with the compose network's names replaced by local addresses."""
+    conf = NGINX_CONF.read_text(encoding="utf-8")
+    server_line = re.search(r"^\s*server bot:\d+[^;]*;$", conf, re.MULTILINE)
+    assert server_line and conf.count("listen 80;") == 1
+    servers = "\n".join(f"        server {address} max_fails=3 fail_timeout=10s;" for address in upstreams)
+    conf = conf.replace(server_line.group(0), servers).replace("listen 80;", f"listen {listen};")
+    path = directory / "nginx.conf"
+    path.write_text(conf, encoding="utf-8")
+    return path
+
+
+def test_nginx_accepts_the_configuration(tmp_path: Path) -> None:
+    nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+    if nginx is None:
+        pytest.skip("Debian's nginx is not installed (apt-get install nginx)")
+    conf = nginx_conf_for_local_test(tmp_path, listen="127.0.0.1:8080", upstreams=["127.0.0.1:8001"])
+    result = subprocess.run([nginx, "-t", "-e", "stderr", "-p", str(tmp_path), "-c", str(conf),
+                             "-g", f"pid {tmp_path / 'nginx.pid'};"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
 
 
 # -- image -------------------------------------------------------------------------------

@@ -64,7 +64,8 @@ def test_generate_mode_falls_back_to_the_template_with_its_scores(generator: Ans
     # one was rejected for its ungrounded specifics and the decision is recorded.
     generation = event["metadata"]["generation"]
     assert event["metadata"]["source"] == "template"
-    assert generation["decision"] == "fallback_to_template" and "ORD-99999" in generation["ungrounded"]
+    assert generation["decision"] == "fallback_to_template"
+    assert "$45.99" in generation["ungrounded"] and any(u.startswith("ORD-") for u in generation["ungrounded"])
 
 
 def test_form_questions_are_never_generated(generator: AnswerGenerator) -> None:

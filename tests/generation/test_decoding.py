@@ -43,9 +43,10 @@ def test_guard_blocks_an_invented_order_number_and_price(generation_model: Path,
     # an order, a price and a date nobody mentioned: the guard must replace it, unseen.
     bare = AnswerGenerator(generator.predictor, load_decoder(generation_model), knowledge=None, settings=generator.settings)
     pieces, answer = _stream(bare, AnswerRequest("how can I pay", "check_payment_methods"))
-    assert "ORD-99999" in answer.generated_text
-    assert {"ORD-99999", "$45.99"} <= set(answer.verdict.ungrounded)
+    # (the tiny decoder may garble the digits; any order number it writes is invented)
+    assert "ORD-" in answer.generated_text and "$45.99" in answer.verdict.ungrounded
+    assert any(u.startswith("ORD-") for u in answer.verdict.ungrounded)
     assert answer.verdict.decision == "fallback_to_template" and answer.text == ""
     assert answer.metadata()["source"] == "template"
     streamed = "".join(pieces)
-    assert "ORD-99999" not in streamed and "45.99" not in streamed
+    assert "ORD-" not in streamed and "45.99" not in streamed

@@ -10,7 +10,7 @@ KNOWN = KnownFacts([
 
 
 def test_specifics_of_every_kind_are_found_but_list_markers_are_not() -> None:
-    text = "1. Open shop.example.com\n2. Order ORD-55 cost $9.99 on 12/05/2026 at 9:00; mail a@b.co or call +44 20 7946 0958."
+    text = "1. Open shop.example.com\n2. Order ORD-5521 cost $9.99 on 12/05/2026 at 9:00; mail a@b.co or call +44 20 7946 0958."
     kinds = [s.kind for s in find_specifics(text)]
     assert kinds == ["url", "order_id", "price", "date", "time", "email", "phone"]
 

@@ -48,3 +48,14 @@ def test_out_of_scope_examples_set_the_confidence_threshold() -> None:
     thresholds = fit_fallback_thresholds(probabilities, labels, out_of_scope_ids=frozenset({5}))
     caught = probabilities[out_of_scope].max(1).values < thresholds["confidence_threshold"]
     assert float(caught.float().mean()) > 0.9
+
+
+def test_out_of_scope_threshold_never_costs_more_than_the_fallback_budget() -> None:
+    labels, logits = _labels_and_good_logits(n=1000, k=6, seed=3)
+    out_of_scope = labels == 5
+    # Out-of-scope examples as confident as the rest: only a ruinous threshold would catch them.
+    probabilities = torch.softmax(logits, dim=1)
+    thresholds = fit_fallback_thresholds(probabilities, labels, fallback_rate=0.02, out_of_scope_ids=frozenset({5}))
+    correct_in_scope = (probabilities.argmax(1) == labels) & ~out_of_scope
+    lost = probabilities[correct_in_scope].max(1).values < thresholds["confidence_threshold"]
+    assert float(lost.float().mean()) <= 0.025  # the budget, give or take the threshold rounding

@@ -10,18 +10,25 @@ between would add bytes to copy, not behaviour to test).
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
+from websockets.exceptions import InvalidStatus
 
+from bot.embedded_redis import free_port
 from tests.bot.conftest import KefuServer
 from tests.chat_client import ChatClient
+from tests.processes import ManagedProcess
+from tests.test_docker_compose import nginx_conf_for_local_test
 from tests.reliability.conftest import ServerFactory
 from tests.reliability.transcript import assert_turns_not_interleaved, message_ids, read_transcript
 
+CONNECTIONS_PER_IP = 3
 TEXTS = ["/greet", "/track_order", '/inform{"order_id": "ORD-10003"}', "/delivery_period", "/bot_challenge",
          "/check_payment_methods", "/thank_you", "/goodbye"]
 
@@ -44,7 +51,9 @@ def replicas(tiny_model: Path, tiny_project: Path, redis_url: str, prefix: str, 
     """Two `kefu serve` processes on one Redis, with the same prefix and secret."""
     factory = ServerFactory(model=tiny_model, project=tiny_project, workdir=tmp_path_factory.mktemp("replicas"))
     try:
-        yield [factory.start(redis_url=redis_url, prefix=prefix, action_endpoint=action_server) for _ in range(2)]
+        # A small per-address cap, so the nginx test can reach it.
+        yield [factory.start(redis_url=redis_url, prefix=prefix, action_endpoint=action_server,
+                             env={"KEFU_CONNECTIONS_PER_IP": str(CONNECTIONS_PER_IP)}) for _ in range(2)]
     finally:
         factory.close()
 
@@ -105,3 +114,64 @@ async def test_two_tabs_on_two_replicas_never_interleave_turns(
     for name, frames in received.items():
         shown = [f["event_id"] for f in frames if f["type"] == "bot"]
         assert sorted(shown) == sorted(answers), name
+
+
+def messages_taken(server: KefuServer) -> float:
+    """The replica's `kefu_messages_total`: customer messages it ran turns for."""
+    metrics = httpx.get(f"http://127.0.0.1:{server.port}/metrics", timeout=5).text
+    return float(next(line.split()[1] for line in metrics.splitlines() if line.startswith("kefu_messages_total ")))
+
+
+@pytest.fixture
+def nginx_front(replicas: list[KefuServer], tmp_path: Path) -> Iterator[str]:
+    """deploy/nginx.conf run by Debian's nginx in front of the two replicas; yields its /ws URL."""
+    nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+    if nginx is None:
+        pytest.skip("Debian's nginx is not installed (apt-get install nginx)")
+    port = free_port()
+    conf = nginx_conf_for_local_test(tmp_path, listen=f"127.0.0.1:{port}",
+                                     upstreams=[f"127.0.0.1:{replica.port}" for replica in replicas])
+    front = ManagedProcess([nginx, "-e", "stderr", "-p", str(tmp_path), "-c", str(conf),
+                            "-g", f"daemon off; pid {tmp_path / 'nginx.pid'};"],
+                           health_url=f"http://127.0.0.1:{port}/nginx-health", log_path=tmp_path / "nginx.log").start()
+    yield f"ws://127.0.0.1:{port}/ws"
+    front.stop()
+
+
+async def test_nginx_config_balances_websockets_over_the_replicas(
+        nginx_front: str, replicas: list[KefuServer]) -> None:
+    before = [messages_taken(replica) for replica in replicas]
+    conversation = token = None
+    for text in TEXTS[:6]:  # a reconnect per turn, as a widget on a flaky network
+        async with ChatClient(nginx_front, local_addr=("127.0.0.51", 0), proxy=None) as chat:
+            await chat.hello(conversation, token)
+            conversation, token = chat.conversation_id, chat.token
+            _, replies = await chat.say(text)
+            assert replies
+    taken = [messages_taken(replica) - b for replica, b in zip(replicas, before)]
+    assert sum(taken) == 6 and all(n > 0 for n in taken), taken
+
+
+async def test_nginx_passes_the_real_client_address_not_a_forged_one(
+        nginx_front: str, replicas: list[KefuServer]) -> None:
+    """Behind nginx the per-address cap still counts the customer's own address, however
+    many different X-Forwarded-For headers the customer makes up."""
+    opened: list[ChatClient] = []
+    refused = 0
+    try:
+        for n in range(CONNECTIONS_PER_IP * len(replicas) + 1):
+            chat = ChatClient(nginx_front, local_addr=("127.0.0.52", 0), proxy=None,
+                              additional_headers={"X-Forwarded-For": f"203.0.113.{n}"})
+            try:
+                opened.append(await chat.__aenter__())
+            except InvalidStatus as status:
+                assert status.response.status_code == 403
+                refused += 1
+        assert refused >= 1 and len(opened) <= CONNECTIONS_PER_IP * len(replicas)
+        # Someone else is not affected.
+        async with ChatClient(nginx_front, local_addr=("127.0.0.53", 0), proxy=None) as other:
+            welcome, _ = await other.hello()
+            assert welcome["type"] == "welcome"
+    finally:
+        for chat in opened:
+            await chat.__aexit__(None, None, None)
