@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO_ROOT))
 import torch  # noqa: E402
 
 from nlu_model.generation.evaluate import evaluate_generation  # noqa: E402
+from nlu_model.generation.pairs import DEFAULT_BITEXT_CSV  # noqa: E402
 from nlu_model.generation.train import train_generator  # noqa: E402
 
 
@@ -40,7 +41,7 @@ def main() -> None:
     result: dict = {}
     if args.train:
         started = time.monotonic()
-        report = train_generator(args.model, args.project, seed=args.seed, threads=args.threads, progress=sys.stderr.isatty())
+        report = train_generator(args.model, args.project, bitext_csv=DEFAULT_BITEXT_CSV, seed=args.seed, threads=args.threads, progress=sys.stderr.isatty())
         result["train_seconds"] = round(time.monotonic() - started, 1)
         result["train_report"] = {k: report[k] for k in ("pairs", "steps", "epochs_completed", "final_loss", "parameters")}
     started = time.monotonic()

@@ -200,8 +200,14 @@ class ConversationService:
 
     # -- actions --------------------------------------------------------------------------
     async def _run_actions(self, tracker: DialogueTracker) -> list[StoredEvent]:
-        """Predict and run actions until the engine listens; every event is stored as it happens."""
+        """Predict and run actions until the engine listens; every event is stored before
+        anything leaves the process (a custom action call, the end of the turn)."""
         produced: list[StoredEvent] = []
+        # Built-in actions' events, applied to the tracker and stored with the next write: a
+        # template answer and the listen after it cost one round trip, not two. Nobody has
+        # seen them before they are stored (events reach clients from the stream), so a
+        # crash in between only means a resumed turn runs them again.
+        unstored: list[dict[str, Any]] = []
         # Seeded per conversation and turn, so a replayed turn picks the same variation.
         rng = random.Random(f"{tracker.sender_id}:{len(tracker.events)}")
         while True:
@@ -210,16 +216,26 @@ class ConversationService:
             action_event = ev.action(prediction.action, timestamp=now, policy=prediction.policy, confidence=prediction.confidence)
             if prediction.action == ev.ACTION_LISTEN:
                 if tracker.latest_action_name != ev.ACTION_LISTEN:
-                    produced += await self._append(tracker, [action_event])
-                return produced
+                    tracker.update(action_event)
+                    unstored.append(action_event)
+                return produced + await self._store(tracker.sender_id, unstored)
+            if not self.engine.is_form(prediction.action) and not self.engine.is_custom_action(prediction.action):
+                for event in [action_event, *self.engine.run_builtin(prediction.action, tracker, now=now, rng=rng)]:
+                    tracker.update(event)
+                    unstored.append(event)
+                continue
+            produced += await self._store(tracker.sender_id, unstored)
+            unstored = []
             if self.engine.is_form(prediction.action):
                 produced += await self._run_form(prediction.action, tracker, action_event, rng)
                 continue
-            if self.engine.is_custom_action(prediction.action):
-                result_events = await self._run_custom_action(prediction.action, tracker, now=now)
-            else:
-                result_events = self.engine.run_builtin(prediction.action, tracker, now=now, rng=rng)
+            result_events = await self._run_custom_action(prediction.action, tracker, now=now)
             produced += await self._append(tracker, [action_event, *result_events])
+
+    async def _store(self, conversation_id: str, events: list[dict[str, Any]]) -> list[StoredEvent]:
+        """Store events already applied to the tracker."""
+        ids = await self.store.append_events(conversation_id, events) if events else []
+        return [StoredEvent(i, e) for i, e in zip(ids, events)]
 
     async def _run_form(self, name: str, tracker: DialogueTracker, action_event: dict[str, Any],
                         rng: random.Random) -> list[StoredEvent]:

@@ -1,6 +1,6 @@
 """`kefu train` / `kefu eval --generation`: the runners `nlu_model/cli.py` calls for the decoder.
 
-- `train_decoder_after_nlu(model_dir, data_path, seed=, threads=)`: train and save the decoder
+- `train_decoder_after_nlu(model_dir, data_path, seed=, threads=, bitext_csv=)`: train and save the decoder
   into a freshly written model folder, print a one-table summary; returns an exit code.
 - `run_generation_eval(model_dir, project_dir, limit=, threads=, report=)`: the held-out
   benchmark (`evaluate.evaluate_generation`), printed as a table, optionally written as JSON.
@@ -18,12 +18,16 @@ console = Console()
 error_console = Console(stderr=True)
 
 
-def train_decoder_after_nlu(model_dir: Path, data_path: Path, *, seed: int = 0, threads: int | None = None) -> int:
-    """Train the answer decoder for the NLU model just written to `model_dir`; 0 ok, 2 no pairs."""
+def train_decoder_after_nlu(model_dir: Path, data_path: Path, *, seed: int = 0, threads: int | None = None,
+                            bitext_csv: Path | None = None) -> int:
+    """Train the answer decoder for the NLU model just written to `model_dir`; 0 ok, 2 no pairs.
+
+    `bitext_csv`: also train on Bitext's responses (the default bot; CDLA-Sharing-1.0).
+    """
     from .train import train_generator
 
     try:
-        report = train_generator(model_dir, data_path, seed=seed, threads=threads, progress=True)
+        report = train_generator(model_dir, data_path, bitext_csv=bitext_csv, seed=seed, threads=threads, progress=True)
     except ValueError as exc:
         error_console.print(f"kefu train: answer decoder: {exc}", style="red", markup=False, soft_wrap=True)
         return 2

@@ -109,7 +109,8 @@ def render(text: str, values: PlaceholderValues) -> str:
     """Fill fact placeholders; remove unfilled ones (and the words announcing them) cleanly; tidy spaces."""
 
     def fill(match: re.Match[str]) -> str:
-        canonical = canonical_name(match.group(1)) if match.group(1) not in values.values else match.group(1)
+        name = match.group(1).strip()
+        canonical = name if name in DEFAULT_SOURCES or name in values.values else canonical_name(name)
         if canonical is None:
             return match.group(1).strip()
         return values.values.get(canonical, "\x00")  # \x00 marks a hole to remove below

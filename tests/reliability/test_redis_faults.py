@@ -135,3 +135,27 @@ async def test_new_conversations_start_while_redis_comes_and_goes(
         ids = message_ids(read_transcript(own_redis.url, PREFIX, conversation))
         assert ids == [f"{name}-{n}" for n in range(5)], outcomes
         assert_turns_not_interleaved(read_transcript(own_redis.url, PREFIX, conversation))
+
+
+async def test_an_append_whose_reply_was_lost_is_retried_and_stored_once(own_redis: EmbeddedRedis) -> None:
+    """The connection breaks after Redis ran an append: the client retries on a new
+    connection, and the append's token makes the retry return the first attempt's ids."""
+    from bot.store import ConversationStore
+    from tests.reliability.reply_dropper import ReplyDropper
+
+    dropper = await ReplyDropper(own_redis.port).start()
+    store = ConversationStore.from_url(f"redis://127.0.0.1:{dropper.port}/0", prefix=PREFIX)
+    try:
+        await store.append_events("c1", [{"event": "action", "name": "action_listen"}])
+        dropper.arm()
+        ids = await store.append_events("c1", [{"event": "bot", "text": "only once"}])
+        assert dropper.dropped == 1
+        dropper.arm()
+        message_id, is_new = await store.append_user_message("c1", "m-1", {"event": "user", "text": "hi"})
+        assert dropper.dropped == 2 and is_new, "the retry of a first attempt is still the new message"
+        events = await store.read_events("c1")
+    finally:
+        await store.close()
+        await dropper.close()
+    assert [e.event.get("text") for e in events] == [None, "only once", "hi"]
+    assert [e.event_id for e in events][1:] == [ids[0], message_id]
