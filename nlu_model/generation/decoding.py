@@ -191,7 +191,8 @@ class AnswerGenerator:
         generated = render(self._text(ids, values), values)
         if not finished:
             generated = _cut_to_sentence(generated)
-        if streaming and generated.startswith(emitted) and len(generated) > len(emitted):
+        # The last word(s) were never checked while streaming: check them before showing them.
+        if streaming and generated.startswith(emitted) and len(generated) > len(emitted) and not facts.ungrounded(generated):
             tail = generated[len(emitted):]
             if first_piece_ms is None:
                 first_piece_ms = (time.perf_counter() - started) * 1000
