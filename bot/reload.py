@@ -123,6 +123,8 @@ class ModelReloader:
             old = self.service.nlu
             if old is not None and new.on_parse is None:
                 new.on_parse = old.on_parse  # keep feeding the server's latency metrics
+            if old is not None and getattr(new.parser, "on_batch", "absent") is None:
+                new.parser.on_batch = getattr(old.parser, "on_batch", None)
             # One assignment: the next turn parses with the new model; a turn already
             # parsing holds a reference to the old one and finishes with it.
             self.service.nlu = new

@@ -88,6 +88,8 @@ def create_app(settings: Settings, *, nlu: NluService | None = None, actions: ob
             service_nlu = NluService.from_model_dir(settings.model_dir)
         if service_nlu.on_parse is None:
             service_nlu.on_parse = metrics.nlu_seconds.observe
+        if getattr(service_nlu.parser, "on_batch", "absent") is None:
+            service_nlu.parser.on_batch = metrics.nlu_batch_size.observe
         action_client = actions
         if action_client is None and settings.action_endpoint:
             from bot.actions_client import ActionClient

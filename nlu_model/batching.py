@@ -8,6 +8,8 @@ and form the next batch, so under load batches fill without any waiting at all.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +29,7 @@ class BatchingPredictor:
         max_batch: int = 32,  # texts per forward pass
         max_wait_ms: float = 5.0,  # how long the first text of a batch waits for company
         max_queue: int = 4096,  # callers wait (back-pressure) when this many texts are queued
+        on_batch: Callable[[int], None] | None = None,  # told each forward pass's size (metrics)
     ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
@@ -39,7 +42,9 @@ class BatchingPredictor:
         self._queue: asyncio.Queue[_Request] | None = None
         self._worker: asyncio.Task[None] | None = None
         self._closed = False
-        self.batch_sizes: list[int] = []  # size of each forward pass run so far (observability)
+        # Sizes of the latest forward passes (bounded: a server runs for weeks).
+        self.batch_sizes: deque[int] = deque(maxlen=1000)
+        self.on_batch = on_batch
 
     async def parse(self, text: str) -> dict[str, Any]:
         """The parse result of `text` (see `Predictor.parse`); raises `RuntimeError` after `close()`."""
@@ -90,6 +95,8 @@ class BatchingPredictor:
                         future.set_exception(exc)
                 continue
             self.batch_sizes.append(len(batch))
+            if self.on_batch is not None:
+                self.on_batch(len(batch))
             for (_, future), result in zip(batch, results):
                 if not future.done():
                     future.set_result(result)

@@ -390,6 +390,10 @@ def _calibrate(model: NluModel, validation_set: EncodedSet, labels: Labels, conf
     probabilities = torch.softmax(logits / temperature, dim=1)
     out_of_scope_ids = frozenset(i for i, name in enumerate(labels.intents) if name in OUT_OF_SCOPE_INTENTS)
     thresholds = fit_fallback_thresholds(probabilities, gold, fallback_rate=config.fallback_rate, out_of_scope_ids=out_of_scope_ids)
+    thresholds = {
+        "confidence_threshold": min(thresholds["confidence_threshold"], config.max_confidence_threshold),
+        "ambiguity_threshold": min(thresholds["ambiguity_threshold"], config.max_ambiguity_threshold),
+    }
     inference = Inference(temperature=round(temperature, 4), **thresholds)
     scores = classification_report(
         [labels.intents[i] for i in validation_set.intents], [labels.intents[i] for i in logits.argmax(1).tolist()]

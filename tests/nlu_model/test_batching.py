@@ -77,7 +77,7 @@ def test_single_call_waits_at_most_max_wait_and_close_refuses_new_calls(predicto
         return await batcher.parse("hi")
 
     assert asyncio.run(run())["text"] == "hi"
-    assert batcher.batch_sizes == [1]
+    assert list(batcher.batch_sizes) == [1]
     batcher.close()
     with pytest.raises(RuntimeError, match="closed"):
         asyncio.run(run())
