@@ -227,8 +227,10 @@ async def customer(index: int, url: str, deadline: float, think_s: float, per_ad
                    stats: LoadStats, rng: random.Random, *, compression: str | None = "deflate") -> None:
     """Run scripted conversations one after another until ``deadline``."""
     local_addr = source_address(index, per_address, urlparse(url).hostname or "")
-    extra: dict[str, Any] = {"local_addr": local_addr} if local_addr else {}
-    extra["compression"] = compression
+    # proxy=None: never through a proxy from the environment; this traffic stays on loopback.
+    extra: dict[str, Any] = {"compression": compression, "proxy": None}
+    if local_addr:
+        extra["local_addr"] = local_addr
     # Customers arrive over the first think time, not all in the same millisecond.
     await asyncio.sleep(rng.uniform(0, think_s))
     while time.monotonic() < deadline:
@@ -246,14 +248,11 @@ async def customer(index: int, url: str, deadline: float, think_s: float, per_ad
                 for number, text in enumerate(turns):
                     if time.monotonic() >= deadline:
                         break
-                    if not await run_turn(ws, text, f"c{index}-{len(stats.conversations)}-{number}", log, stats):
+                    if not await run_turn(ws, text, f"c{index}-{number}", log, stats):
                         break
                     # Think time: uniform around the mean, so turns do not fall into lockstep.
                     await asyncio.sleep(rng.uniform(0.5, 1.5) * think_s)
-        except (OSError, TimeoutError) as exc:
-            stats.errors[f"connection:{type(exc).__name__}"] += 1
-            await asyncio.sleep(think_s)
-        except Exception as exc:  # a dropped websocket and the like: counted, the customer retries
+        except Exception as exc:  # refused, timed out, dropped: counted, and the customer retries
             stats.errors[f"connection:{type(exc).__name__}"] += 1
             await asyncio.sleep(think_s)
 

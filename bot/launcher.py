@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -64,6 +65,24 @@ def serve(settings: Settings, *, host: str, port: int, log_level: str = "info") 
     return 0
 
 
+def stop_process_group(process: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
+    """Stop a child started with ``start_new_session`` and everything it forked: Sanic (the
+    rasa-sdk server) runs worker processes that outlive a SIGTERM to the parent alone."""
+    if process.poll() is not None:
+        return
+    group = os.getpgid(process.pid)
+    for sig in (signal.SIGTERM, signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, sig)
+        try:
+            process.wait(timeout=timeout_s / 2)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGKILL)
+
+
 @contextlib.contextmanager
 def action_server(port: int, *, var_dir: Path) -> Iterator[str]:
     """The rasa-sdk action server running ``actions/`` as a child process; yields its webhook URL."""
@@ -91,11 +110,7 @@ def action_server(port: int, *, var_dir: Path) -> Iterator[str]:
             time.sleep(0.2)
         yield f"http://127.0.0.1:{port}/webhook"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process_group(process)
 
 
 def _train_default_bot(models_root: Path, threads: int | None) -> Path:

@@ -36,7 +36,8 @@ from .settings import ShopSettings, load_settings
 @dataclass(frozen=True)
 class DecodingOptions:
     max_new_tokens: int = 150
-    repetition_penalty: float = 1.3  # divides the logit of a token already written (CTRL-style)
+    repetition_penalty: float = 1.15  # divides the logit of a token already written (CTRL-style);
+    # 1.15 beat 1.0 and 1.3 on ROUGE-L over 27 training pairs (one per intent), never the held-out split
     no_repeat_ngram: int = 4  # a 4-gram is never written twice
     min_new_tokens: int = 0  # EOS is not allowed before this many tokens (latency benchmarks)
 

@@ -57,7 +57,7 @@ GENERATOR_CONFIGS: dict[str, GeneratorConfig] = {
     "default": GeneratorConfig(),
     # seconds on a handful of pairs: the tests
     "tiny": GeneratorConfig(n_layer=1, n_head=2, n_embd=64, max_len=48, vocab_size=400, batch_size=8,
-                            learning_rate=5e-3, warmup_steps=5, epochs=25, max_minutes=1.0, knowledge_repeats=2),
+                            learning_rate=5e-3, warmup_steps=5, epochs=40, max_minutes=1.0, knowledge_repeats=2),
 }
 
 

@@ -9,12 +9,12 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 DOMAIN = """version: "3.1"
-intents: [track_order, check_payment_methods, contact_customer_service, delivery_period]
+intents: [track_order, check_invoice, contact_customer_service, delivery_period]
 responses:
   utter_track_order:
     - text: "Your order {{Order Number}} is on its way. Questions? Call {{Customer Support Phone Number}}."
-  utter_check_payment_methods:
-    - text: "Your order ORD-99999 costs $45.99 and ships on 12/05/2026."
+  utter_check_invoice:
+    - text: "Invoice INV-55555 totals $45.99, due 12/05/2026."
   utter_contact_customer_service:
     - text: "You can reach us at {{Customer Support Phone Number}} or {{Customer Support Email}}."
 """
@@ -26,10 +26,10 @@ nlu:
     - where is my order
     - track my order
     - where is my package
-- intent: check_payment_methods
+- intent: check_invoice
   examples: |
-    - how can I pay
-    - which payment methods do you take
+    - where is my invoice
+    - show me my invoice
 - intent: contact_customer_service
   examples: |
     - how do I contact you
