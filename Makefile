@@ -39,11 +39,12 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
-# Browser tests drive Debian's Chromium; Playwright's own browser downloads are not used.
+# Browser tests drive Debian's Chromium (Playwright's own browser downloads are not used);
+# the scale-out tests put Debian's nginx in front of two servers.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-		echo "installing Debian's chromium for the browser tests"; \
-		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+	@{ command -v chromium && command -v nginx; } >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium and nginx for the browser and scale-out tests"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium nginx; }
 
 train: $(VENV)/.installed
 	$(BIN)/kefu train --data dialogues --out models/default

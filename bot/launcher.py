@@ -50,6 +50,9 @@ def _uvicorn_config(settings: Settings, host: str, port: int, log_level: str) ->
         port=port,
         ws="websockets",
         ws_max_size=WS_HARD_MAX_BYTES,
+        # Chat frames are small; per-message compression cost 136 MB of RSS and CPU per
+        # turn under load (benchmarks/load.py) for little saved bandwidth.
+        ws_per_message_deflate=False,
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         log_level=log_level,

@@ -35,4 +35,5 @@ def verify_conversation(secret: bytes, conversation_id: object, token: object) -
     if not is_valid_conversation_id(conversation_id) or not isinstance(token, str):
         return False
     expected = sign_conversation(secret, conversation_id)  # type: ignore[arg-type]
-    return hmac.compare_digest(expected, token)
+    # Bytes, not str: compare_digest refuses non-ASCII text, and a token is client input.
+    return hmac.compare_digest(expected.encode(), token.encode("utf-8", "surrogatepass"))

@@ -64,6 +64,7 @@ class WidgetConnection:
         # whichever comes first is sent, the other is dropped.
         self._sent: OrderedDict[str, None] = OrderedDict()
         self._own_messages: OrderedDict[str, None] = OrderedDict()
+        self._shown_messages: OrderedDict[str, None] = OrderedDict()
         self._live_queue: asyncio.Queue[StoredEvent] | None = None
         self._live_task: asyncio.Task[None] | None = None
         # A turn that failed still owes its client a `typing off`, sent after the error frame.
@@ -80,12 +81,17 @@ class WidgetConnection:
         frame = protocol.event_frame(stored)
         if frame is None:
             return
-        if stored.event.get("event") == "user" and stored.event.get("message_id") in self._own_messages:
+        message_id = stored.event.get("message_id") if stored.event.get("event") == "user" else None
+        if message_id in self._own_messages:
             return  # this widget shows its own message already
         async with self._send_lock:
             if stored.event_id in self._sent or self.ws.application_state != WebSocketState.CONNECTED:
                 return
+            if message_id and message_id in self._shown_messages:
+                return  # the two-stage fallback stores a confirmed message again: show it once
             self._remember(self._sent, stored.event_id)
+            if message_id:
+                self._remember(self._shown_messages, message_id)
             await self.ws.send_json(frame)
 
     async def _forward_live(self) -> None:

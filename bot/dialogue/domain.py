@@ -201,12 +201,16 @@ class Domain:
         return {name: slot.initial_value for name, slot in self.slots.items()}
 
     def as_rasa_dict(self) -> dict[str, Any]:
-        """The domain as rasa-sdk expects it in a webhook request."""
-        data = dict(self.raw)
-        data.setdefault("version", "3.1")
-        data["responses"] = self.responses
-        data["actions"] = self.actions
-        return data
+        """The domain as rasa-sdk expects it in a webhook request (built once: the same
+        object every call, so the action client can fingerprint it once too)."""
+        cached = self.__dict__.get("_rasa_dict")
+        if cached is None:
+            cached = dict(self.raw)
+            cached.setdefault("version", "3.1")
+            cached["responses"] = self.responses
+            cached["actions"] = self.actions
+            self.__dict__["_rasa_dict"] = cached
+        return cached
 
 
 def _parse_mapping(slot_name: str, raw: Any) -> SlotMapping:

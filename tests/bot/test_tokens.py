@@ -18,3 +18,4 @@ def test_token_is_bound_to_id_and_secret() -> None:
     assert not verify_conversation(b"s1", a, token[:-1] + "0" if token[-1] != "0" else token[:-1] + "1")
     assert not verify_conversation(b"s1", a, None)
     assert not verify_conversation(b"s1", "../../etc", token)
+    assert not verify_conversation(b"s1", a, "令牌" * 32)  # non-ASCII input is refused, not a crash
