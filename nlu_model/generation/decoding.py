@@ -98,6 +98,7 @@ class AnswerGenerator:
         self.decoder = loaded.decoder
         self.tokenizer = loaded.tokenizer
         self.decoder_info = loaded.info  # decoder.json: training report, held-out split, licence
+        self.loaded = loaded
         self.memory_encoder = MemoryEncoder(predictor, loaded.intents)
         self.knowledge = knowledge
         self.settings = settings or ShopSettings()

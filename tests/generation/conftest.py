@@ -14,7 +14,7 @@ responses:
   utter_track_order:
     - text: "Your order {{Order Number}} is on its way. Questions? Call {{Customer Support Phone Number}}."
   utter_check_invoice:
-    - text: "Invoice INV-55555 totals $45.99, due 12/05/2026."
+    - text: "Invoice INV-73921 totals $48.60, due 17/03/2026."
   utter_contact_customer_service:
     - text: "You can reach us at {{Customer Support Phone Number}} or {{Customer Support Email}}."
 """
@@ -71,3 +71,11 @@ def generator(generation_model: Path, generation_project: Path):
 
     return AnswerGenerator.load(generation_model, knowledge_dir=generation_project / "knowledge",
                                 settings_path=generation_project / "settings.yml", threads=1)
+
+
+@pytest.fixture(scope="session")
+def bare_generator(generator):
+    """The same decoder without a knowledge base: answers come from the intent and the message only."""
+    from nlu_model.generation.decoding import AnswerGenerator
+
+    return AnswerGenerator(generator.predictor, generator.loaded, knowledge=None, settings=generator.settings)
