@@ -111,7 +111,8 @@ async def run_story(engine: DialogueEngine, nlu: NluService | None, story: dict[
                     if not want <= got:
                         return fail(index, "entities", sorted(want), sorted(got))
                 parse["intent_ranking"] = predicted_parse.get("intent_ranking", [])
-            language = detect_language(text)
+            # A button payload says nothing about the customer's language (as live).
+            language = None if text.startswith("/") else detect_language(text)
             parse["language"], parse["language_detected"] = language, language is not None
             for event in engine.user_message_events(tracker, text, parse, now=now):
                 tracker.update(event)

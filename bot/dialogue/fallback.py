@@ -72,6 +72,17 @@ def _rephrase_asked(tracker: DialogueTracker) -> bool:
     return False
 
 
+def _messages_since_fallback_began(tracker: DialogueTracker) -> int:
+    """Customer messages after the fallback loop started (in the effective history)."""
+    count = 0
+    for event in reversed(tracker.events_for_policies()):
+        if event.get("event") == "active_loop" and event.get("name") == TWO_STAGE_FALLBACK:
+            return count
+        if event.get("event") == "user":
+            count += 1
+    return count
+
+
 def handoff_events(tracker: DialogueTracker, *, now: float, rng: random.Random) -> list[Event]:
     return _say(tracker, "utter_handoff", "handoff", now=now, rng=rng) + [
         {"event": "handoff", "timestamp": now, "state": "waiting"},
@@ -101,10 +112,11 @@ def two_stage_fallback(tracker: DialogueTracker, *, now: float, rng: random.Rand
         replay = copy.deepcopy(last_user)
         replay["parse_data"]["intent"]["confidence"] = 1.0
         replay["timestamp"] = now
+        # Every message since the fallback began (a "No", the rephrase) and the unclear one.
+        rewinds = [{"event": "rewind", "timestamp": now} for _ in range(_messages_since_fallback_began(tracker) + 1)]
         return [
             {"event": "active_loop", "timestamp": now, "name": None},
-            {"event": "rewind", "timestamp": now},
-            {"event": "rewind", "timestamp": now},
+            *rewinds,
             {"event": "action", "timestamp": now, "name": "action_listen"},
             replay,
         ]
