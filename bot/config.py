@@ -20,9 +20,10 @@ class SettingsError(KefuError):
     """An environment variable holds a value of the wrong kind."""
 
 
-def _env_int(name: str, default: int, *, minimum: int = 0) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    """An integer setting from the environment (blank means the default); validated."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
         return default
     try:
         value = int(raw)
@@ -33,7 +34,7 @@ def _env_int(name: str, default: int, *, minimum: int = 0) -> int:
     return value
 
 
-def _env_float(name: str, default: float) -> float:
+def env_float(name: str, default: float) -> float:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -43,7 +44,7 @@ def _env_float(name: str, default: float) -> float:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from None
 
 
-def _env_list(name: str) -> tuple[str, ...]:
+def env_list(name: str) -> tuple[str, ...]:
     raw = os.environ.get(name, "")
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
@@ -126,13 +127,13 @@ def load_settings() -> Settings:
     var_dir = Path(os.environ.get("KEFU_VAR_DIR", PROJECT_ROOT / "var"))
     model = os.environ.get("KEFU_MODEL")
     limits = Limits(
-        max_frame_bytes=_env_int("KEFU_MAX_FRAME_BYTES", Limits.max_frame_bytes, minimum=256),
-        max_text_chars=_env_int("KEFU_MAX_TEXT_CHARS", Limits.max_text_chars, minimum=1),
-        messages_per_second=_env_float("KEFU_MESSAGES_PER_SECOND", Limits.messages_per_second),
-        message_burst=_env_int("KEFU_MESSAGE_BURST", Limits.message_burst, minimum=1),
-        connections_per_ip=_env_int("KEFU_CONNECTIONS_PER_IP", Limits.connections_per_ip, minimum=1),
-        ip_messages_per_second=_env_float("KEFU_IP_MESSAGES_PER_SECOND", Limits.ip_messages_per_second),
-        ip_message_burst=_env_int("KEFU_IP_MESSAGE_BURST", Limits.ip_message_burst, minimum=1),
+        max_frame_bytes=env_int("KEFU_MAX_FRAME_BYTES", Limits.max_frame_bytes, minimum=256),
+        max_text_chars=env_int("KEFU_MAX_TEXT_CHARS", Limits.max_text_chars, minimum=1),
+        messages_per_second=env_float("KEFU_MESSAGES_PER_SECOND", Limits.messages_per_second),
+        message_burst=env_int("KEFU_MESSAGE_BURST", Limits.message_burst, minimum=1),
+        connections_per_ip=env_int("KEFU_CONNECTIONS_PER_IP", Limits.connections_per_ip, minimum=1),
+        ip_messages_per_second=env_float("KEFU_IP_MESSAGES_PER_SECOND", Limits.ip_messages_per_second),
+        ip_message_burst=env_int("KEFU_IP_MESSAGE_BURST", Limits.ip_message_burst, minimum=1),
     )
     return Settings(
         redis_url=os.environ.get("REDIS_URL") or None,
@@ -142,10 +143,10 @@ def load_settings() -> Settings:
         action_endpoint=os.environ.get("KEFU_ACTION_ENDPOINT") or None,
         var_dir=var_dir,
         secret=_load_or_create_secret(var_dir),
-        session_ttl_s=_env_int("KEFU_SESSION_TTL_S", 3600, minimum=1),
-        transcript_ttl_s=_env_int("KEFU_TRANSCRIPT_TTL_S", 30 * 24 * 3600, minimum=60),
-        fallback_threshold=_env_float("KEFU_FALLBACK_THRESHOLD", 0.4),
-        allowed_origins=_env_list("KEFU_ALLOWED_ORIGINS"),
+        session_ttl_s=env_int("KEFU_SESSION_TTL_S", 3600, minimum=1),
+        transcript_ttl_s=env_int("KEFU_TRANSCRIPT_TTL_S", 30 * 24 * 3600, minimum=60),
+        fallback_threshold=env_float("KEFU_FALLBACK_THRESHOLD", 0.4),
+        allowed_origins=env_list("KEFU_ALLOWED_ORIGINS"),
         limits=limits,
     )
 
