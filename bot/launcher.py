@@ -63,6 +63,7 @@ def _uvicorn_config(settings: Settings, host: str, port: int, log_level: str) ->
 
 def serve(settings: Settings, *, host: str, port: int, log_level: str = "info") -> int:
     """Run the web server until interrupted."""
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with redis_for(settings) as ready:
         uvicorn.Server(_uvicorn_config(ready, host, port, log_level)).run()
     return 0
@@ -132,8 +133,16 @@ def _train_default_bot(models_root: Path, threads: int | None) -> Path:
     return out
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    # uvicorn shuts down gracefully on SIGTERM and then re-raises it; without a handler of
+    # ours that would kill the process before the embedded Redis and the action server
+    # are stopped. Raising SystemExit unwinds through their context managers instead.
+    raise SystemExit(0)
+
+
 def run_everything(args: argparse.Namespace) -> int:
     """``kefu run``: train if needed, then Redis + action server + web server."""
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     models_root = PROJECT_ROOT / "models"
     model = args.model or newest_model_dir(models_root) or _train_default_bot(models_root, args.threads)
     settings = load_settings().with_overrides(

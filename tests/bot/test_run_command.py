@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from bot.embedded_redis import free_port
 from tests.chat_client import ChatClient
@@ -36,8 +39,9 @@ def port_open(port: int) -> bool:
         return False
 
 
-async def test_kefu_run_starts_everything_and_ctrl_c_stops_it(tiny_model: Path, tiny_project: Path,
-                                                             tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+async def test_kefu_run_starts_everything_and_a_signal_stops_it(tiny_model: Path, tiny_project: Path,
+                                                                tmp_path: Path, stop_signal: int) -> None:
     port, actions_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # the embedded default
     env.update({"KEFU_VAR_DIR": str(tmp_path / "var"), "PYTHONPATH": str(REPO_ROOT)})
@@ -50,6 +54,7 @@ async def test_kefu_run_starts_everything_and_ctrl_c_stops_it(tiny_model: Path, 
     try:
         text = wait_for_line(log, f"Chat URL: http://127.0.0.1:{port}/", process)
         assert "embedded Redis" in text
+        redis_port = int(re.search(r"embedded Redis on redis://127\.0\.0\.1:(\d+)", text).group(1))
         assert httpx.get(f"http://127.0.0.1:{actions_port}/health").status_code == 200
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["redis"] is True
         async with ChatClient(f"ws://127.0.0.1:{port}/ws") as chat:
@@ -58,7 +63,9 @@ async def test_kefu_run_starts_everything_and_ctrl_c_stops_it(tiny_model: Path, 
             assert replies and replies[0]["source"] == "template"
         assert (tmp_path / "var" / "redis" / "appendonly.aof").exists()
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_signal)
         process.wait(timeout=30)
-    # Ctrl-C stopped the web server, the action server and the embedded Redis.
+    # The signal stopped the web server, the action server and the embedded Redis.
     assert not port_open(port) and not port_open(actions_port)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", redis_port), timeout=1).close()
