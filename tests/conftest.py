@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from bot.embedded_redis import EmbeddedRedis, free_port
 from tests.processes import ManagedProcess, python_module
+from tests.redis_keys import delete_prefix
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,11 +35,7 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
     """A key prefix of this test's own; every key under it is deleted afterwards."""
     prefix = f"kefu-test:{uuid.uuid4().hex[:12]}:"
     yield prefix
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    delete_prefix(redis_url, prefix)
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.asyncio.client import connect
@@ -24,6 +23,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.bot.conftest import KefuServer
 from tests.chat_client import ChatClient
+from tests.redis_keys import delete_prefix
 from tests.reliability.frames import Frame, check_replies, hostile_frames
 
 ORIGIN = "https://shop.example"
@@ -46,11 +46,7 @@ def guarded(tiny_model: Path, tiny_project: Path, redis_url: str, action_server:
     server.start()
     yield server
     server.stop()
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    delete_prefix(redis_url, prefix)
 
 
 def client(server: KefuServer, address: str, **kwargs: Any) -> ChatClient:

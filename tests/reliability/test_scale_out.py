@@ -17,16 +17,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 from websockets.exceptions import InvalidStatus
 
 from bot.embedded_redis import free_port
 from tests.bot.conftest import KefuServer
 from tests.chat_client import ChatClient
 from tests.processes import ManagedProcess
-from tests.test_docker_compose import nginx_conf_for_local_test
+from tests.redis_keys import delete_prefix
 from tests.reliability.conftest import ServerFactory
-from tests.reliability.transcript import assert_turns_not_interleaved, message_ids, read_transcript
+from tests.reliability.transcript import (
+    assert_turns_not_interleaved,
+    message_ids,
+    read_transcript,
+)
+from tests.test_docker_compose import nginx_conf_for_local_test
 
 CONNECTIONS_PER_IP = 3
 TEXTS = ["/greet", "/track_order", '/inform{"order_id": "ORD-10003"}', "/delivery_period", "/bot_challenge",
@@ -38,11 +42,7 @@ def prefix(redis_url: str) -> Iterator[str]:
     """The replicas' shared key prefix; its keys are deleted afterwards."""
     shared = f"kefu-scale-out:{uuid.uuid4().hex[:8]}:"
     yield shared
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{shared}*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    delete_prefix(redis_url, shared)
 
 
 @pytest.fixture(scope="module")

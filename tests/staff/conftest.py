@@ -18,11 +18,11 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-import redis
 
 from bot.archive import accounts
 from bot.archive.db import ArchiveDatabase
 from tests.bot.conftest import KefuServer
+from tests.redis_keys import delete_prefix
 
 T = TypeVar("T")
 ADMIN = ("alice", "alice-password-1")
@@ -230,11 +230,7 @@ def staff_cluster(tiny_model: Path, tiny_project: Path, redis_url: str, action_s
     finally:
         for server in servers:
             server.stop()
-        client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
+        delete_prefix(redis_url, prefix)
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.bot.conftest import KefuServer
+from tests.redis_keys import delete_prefix
 from tests.web.live_bot import LiveBot, LoopThread
 from tests.web.widget_page import WidgetPage
 
@@ -98,11 +98,7 @@ def shared_prefix(redis_url: str) -> Iterator[str]:
     """A Redis key prefix for the shared server; its keys are deleted at the end."""
     prefix = f"kefu-web:{uuid.uuid4().hex[:12]}:"
     yield prefix
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    delete_prefix(redis_url, prefix)
 
 
 def _live_bot(tiny_model: Path, tiny_project: Path, redis_url: str, prefix: str, action_server: str,
