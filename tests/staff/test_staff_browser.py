@@ -12,23 +12,19 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from bot.cli import main as kefu
+from tests.browser import chromium_browser
 from tests.staff.conftest import ADMIN, AGENT, StaffCluster, run_async
 from tests.staff.test_staff_http import XSS, chat
-from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.web.widget_page import MESSAGE, WidgetPage
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (`make chromium`)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium_browser() as chromium:
         yield chromium
-        chromium.close()
 
 
 def new_page(browser: Browser, dialogs: list[str]) -> Page:

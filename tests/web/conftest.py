@@ -15,20 +15,16 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from tests.bot.conftest import KefuServer
+from tests.browser import chromium_browser
 from tests.redis_keys import delete_prefix
 from tests.web.live_bot import LiveBot, LoopThread
 from tests.web.widget_page import WidgetPage
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-# Debian's Chromium in a container: no sandbox (no user namespaces), no GPU, /dev/shm is
-# small, and nothing that phones home.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 
@@ -49,12 +45,8 @@ def _failed(request: pytest.FixtureRequest) -> bool:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed: `make chromium` (or `make test`) installs it")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium_browser() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture
