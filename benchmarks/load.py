@@ -395,6 +395,8 @@ async def run_load(args: argparse.Namespace, url: str, redis_url: str, server_pi
         "client_cpu_ms_per_turn": round(1000 * client_cpu / len(latencies), 2) if latencies else None,
         "redis_commands_per_turn": round(redis_commands / len(latencies), 2) if latencies else None,
         "redis_script_calls_per_turn": round(redis_scripts / len(latencies), 2) if latencies else None,
+        "redis_top_commands_per_turn": {name: round(n / len(latencies), 2) for name, n in redis_calls_made.most_common(8)}
+                                       if latencies else {},
         **server_metrics(http_base),
     }
 

@@ -112,6 +112,7 @@ class ActionClient:
         timeout_s: float = 5.0,  # whole budget of one run(), retries included
         retries: int = 2,  # extra attempts after a failure that cannot have run the action
         backoff_s: float = 0.2,  # first back-off sleep; doubles on each retry
+        max_connections: int = 8,  # concurrent requests to the action server; more wait their turn
     ) -> None:
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, got {timeout_s!r}")
@@ -121,7 +122,11 @@ class ActionClient:
         self.timeout_s = timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
-        self._http = httpx.AsyncClient(timeout=timeout_s)
+        # A small pool: httpcore checks every pooled connection for each request, so 100
+        # idle connections cost more CPU than the queueing they save (the action server
+        # answers one request at a time per worker anyway).
+        self._http = httpx.AsyncClient(timeout=timeout_s, limits=httpx.Limits(max_connections=max_connections,
+                                                                              max_keepalive_connections=max_connections))
         # Digests of domains the server confirmed it holds (a 200 to a request with it).
         self._domains_on_server: set[str] = set()
 

@@ -72,6 +72,7 @@ class Archiver:
         block_ms: int = 1000,
         claim_idle_ms: int = 30_000,
         claim_interval_s: float | None = None,
+        linger_s: float = 0.2,
     ) -> None:
         self.client = client
         self.writer = writer
@@ -83,6 +84,9 @@ class Archiver:
         self.block_ms = block_ms
         self.claim_idle_ms = claim_idle_ms
         self.claim_interval_s = claim_interval_s if claim_interval_s is not None else max(claim_idle_ms / 2000, 0.2)
+        # After a short batch, wait this long so the next one is fuller: every batch is one
+        # transaction, and under load hundreds of tiny commits a second cost most of a core.
+        self.linger_s = linger_s
         self.stats = ArchiverStats()
         self._next_claim = 0.0
         self._group_ready = False
@@ -103,8 +107,10 @@ class Archiver:
             try:
                 if not self._group_ready:
                     await self.ensure_group()
-                await self.run_once()
+                acked = await self.run_once()
                 delay = 0.2
+                if 0 < acked < self.batch_size and self.linger_s > 0:
+                    await asyncio.sleep(self.linger_s)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis or SQL down, a lock timeout: wait and retry
