@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run    install, train the default bot if needed, start Redis + actions + web server"
 	@echo "make test   install test tools (incl. Debian's chromium) and run the test suite"
-	@echo "make train  retrain the default bot into models/default"
+	@echo "make train  retrain the default bot (NLU model + answer decoder) into models/default"
 	@echo "make clean  remove .venv, models/ and var/"
 
 run: $(VENV)/.installed
@@ -46,8 +46,12 @@ chromium:
 		echo "installing Debian's chromium and nginx for the browser and scale-out tests"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium nginx; }
 
+# Bitext's customer-support answers (CDLA-Sharing-1.0) teach the default bot's answer
+# decoder when the shared datasets sit beside this checkout.
+BITEXT_ANSWERS := ../shared/datasets/bitext-customer-support/responses_4514/Bitext_Sample_Customer_Support_Training_Dataset.csv
+
 train: $(VENV)/.installed
-	$(BIN)/kefu train --data dialogues --out models/default
+	$(BIN)/kefu train --data dialogues --out models/default $(if $(wildcard $(BITEXT_ANSWERS)),--answers-csv $(BITEXT_ANSWERS))
 
 clean:
 	rm -rf $(VENV) models var

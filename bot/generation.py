@@ -8,9 +8,13 @@ store. The decision follows the domain's `answer_mode`:
 - `generate`: every response that answers the customer's message is generated (form questions
   `utter_ask_*`, `utter_default` and the fallback/handoff texts always stay templates);
 - `hybrid` (the default bot): generate when the response opts in (a variation with
-  `generate: true`) or when the knowledge base has a passage for the customer's question (an
-  FAQ the knowledge covers: shipping times, returns, payment, opening hours). Everything else
-  stays the curated template.
+  `generate: true`) or when the knowledge base has a passage written for the customer's
+  intent (an FAQ the knowledge covers: shipping times, returns, payment, opening hours).
+  Everything else stays the curated template. A variation with `generate: false` opts out.
+
+Generation is CPU-bound and runs one answer at a time in a worker thread. When
+`max_waiting` answers already wait for it (a busy server), the template answers at once and
+the decision `busy` is recorded: under load the bot degrades to templates, never to delays.
 
 A generated answer is shown only when the guard passes (confidence, intent consistency,
 grounding); otherwise the template event is kept, marked `generation.decision =
@@ -49,13 +53,19 @@ _NEVER_GENERATED_PREFIXES = ("utter_ask_", "utter_default", "utter_handoff", "ut
 class GenerationService:
     """Wraps an `AnswerGenerator` for the async server: one generation at a time, off the event loop."""
 
-    def __init__(self, generator: AnswerGenerator, *, answer_mode: str = "hybrid") -> None:
+    def __init__(self, generator: AnswerGenerator, *, answer_mode: str = "hybrid", max_waiting: int = 2) -> None:
         if answer_mode not in ANSWER_MODES:
             raise ValueError(f"answer_mode must be one of {', '.join(ANSWER_MODES)}, got {answer_mode!r}")
         self.generator = generator
         self.answer_mode = answer_mode
+        self.max_waiting = max_waiting
         # Generation is CPU-bound: running two at once only makes both slower.
         self._lock = threading.Lock()
+        self._pending = 0  # answers running or waiting for the lock (event-loop side only)
+        knowledge = generator.knowledge.passages if generator.knowledge is not None else []
+        # Deciding must be cheap (it runs on the event loop for every response): intents the
+        # knowledge base was written for, not an embedding of the customer's message.
+        self.knowledge_intents = frozenset(intent for passage in knowledge for intent in passage.intents)
 
     @classmethod
     def load(cls, model_dir: str | Path, project_dir: str | Path, *, answer_mode: str = "hybrid",
@@ -70,6 +80,23 @@ class GenerationService:
                                          settings_path=project_dir / "settings.yml", threads=threads)
         return cls(generator, answer_mode=answer_mode)
 
+    @classmethod
+    def for_nlu(cls, nlu: Any, project_dir: str | Path, *, answer_mode: str) -> GenerationService | None:
+        """The service for a serving `bot.nlu.NluService`'s model folder, sharing its encoder;
+        None when the mode is `template`, the folder has no decoder, or it cannot be loaded
+        (logged: the bot then answers with templates)."""
+        model_dir = getattr(nlu, "model_dir", None)
+        if answer_mode == "template" or model_dir is None:
+            return None
+        try:
+            service = cls.load(model_dir, project_dir, answer_mode=answer_mode, predictor=getattr(nlu.parser, "predictor", None))
+        except Exception:
+            log.exception("the answer decoder in %s could not be loaded; answering with templates", model_dir)
+            return None
+        if service is None:
+            log.info("no answer decoder in %s: answer_mode %s answers with templates", model_dir, answer_mode)
+        return service
+
     # -- deciding -------------------------------------------------------------------------
     def wants_generation(self, response_name: str, variations: list[dict[str, Any]], utterance: str, intent: str | None) -> bool:
         """Whether this response (about to be said for `utterance`) is answered by the generator."""
@@ -79,7 +106,7 @@ class GenerationService:
             return False  # a response may opt out explicitly
         if self.answer_mode == "generate" or any(v.get("generate") for v in variations):
             return True
-        return self.generator.retrieve(AnswerRequest(utterance, intent)) is not None
+        return intent is not None and intent in self.knowledge_intents
 
     # -- answering ------------------------------------------------------------------------
     @staticmethod
@@ -134,12 +161,19 @@ class GenerationService:
         request = self.request_for(tracker, has_template=bool(event.get("text")))
         if event.get("event") != "bot" or not self.wants_generation(name, list(responses.get(name, [])), request.utterance, request.intent):
             return event
+        if self._pending >= 1 + self.max_waiting:
+            kept = dict(event)
+            kept["metadata"] = {**metadata, "generation": {"decision": "busy"}}
+            return kept
         stream_id = uuid.uuid4().hex
+        self._pending += 1
         try:
             answer = await self.generate(request, on_token=on_token, stream_id=stream_id)
         except Exception:
             log.exception("answer generation failed for %s; the template answers", name)
             return event
+        finally:
+            self._pending -= 1
         generation = answer.metadata()
         generation["generation"]["stream_id"] = stream_id
         if answer.shipped:
@@ -147,6 +181,8 @@ class GenerationService:
             new_event["text"] = answer.text
             new_event["metadata"] = {**metadata, **generation}
             return new_event
+        # Staff review what the guard stopped, next to why.
+        generation["generation"]["rejected_text"] = answer.generated_text
         kept = dict(event)
         kept["metadata"] = {**metadata, **generation, "source": "template"}
         if answer.verdict.decision == "handoff":

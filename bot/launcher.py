@@ -117,13 +117,21 @@ def action_server(port: int, *, var_dir: Path) -> Iterator[str]:
         stop_process_group(process)
 
 
+# Bitext's customer-support answers (CDLA-Sharing-1.0), where this checkout finds them: the
+# default bot's answer decoder learns from them when they are there.
+BITEXT_RESPONSES_CSV = (PROJECT_ROOT.parent / "shared" / "datasets" / "bitext-customer-support" / "responses_4514"
+                        / "Bitext_Sample_Customer_Support_Training_Dataset.csv")
+
+
 def _train_default_bot(models_root: Path, threads: int | None) -> Path:
     from nlu_model import cli as nlu_cli
 
     parser = argparse.ArgumentParser()
     nlu_cli.add_train_arguments(parser)
     out = models_root / "default"
-    argv = ["--data", str(PROJECT_ROOT / "dialogues"), "--out", str(out)]
+    # The understanding model only: the bot answers with templates as soon as it is trained,
+    # and the answer decoder (many more minutes) trains in the background afterwards.
+    argv = ["--data", str(PROJECT_ROOT / "dialogues"), "--out", str(out), "--nlu-only"]
     if threads:
         argv += ["--threads", str(threads)]
     console.print("[bold]No model yet: training the default bot on this machine…[/]")
@@ -131,6 +139,53 @@ def _train_default_bot(models_root: Path, threads: int | None) -> Path:
     if code != 0:
         raise SystemExit(code)
     return out
+
+
+def wants_decoder_training(model: Path, project_dir: Path) -> bool:
+    """Whether ``kefu run`` should train the answer decoder of ``model`` in the background:
+    the project generates answers (``answer_mode`` generate or hybrid) and the folder has none."""
+    from nlu_model.generation.artefacts import has_decoder
+
+    from bot.project import load_project
+
+    if has_decoder(model):
+        return False
+    try:
+        return load_project(project_dir).domain.answer_mode != "template"
+    except Exception:  # the server reports a broken project itself, with file and line
+        return False
+
+
+def start_decoder_training(model: Path, project_dir: Path, *, var_dir: Path) -> subprocess.Popen[bytes]:
+    """``kefu train --decoder-only`` for ``model`` as a low-priority child on one thread."""
+    argv = [sys.executable, "-m", "bot.cli", "train", "--decoder-only", "--data", str(project_dir),
+            "--out", str(model), "--threads", "1"]
+    if BITEXT_RESPONSES_CSV.is_file():
+        argv += ["--answers-csv", str(BITEXT_RESPONSES_CSV)]
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdout=open(var_dir / "decoder-train.log", "ab"),
+                            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=lambda: os.nice(10))
+
+
+async def reload_when_trained(trainer: subprocess.Popen[bytes], model: Path, settings: Settings) -> None:
+    """Once the background decoder training succeeds, have the server load the model again
+    (with its decoder): generated answers switch on without a restart."""
+    import redis.asyncio as aioredis
+
+    from bot.reload import request_reload
+
+    while trainer.poll() is None:
+        await asyncio.sleep(2)
+    if trainer.returncode != 0:
+        console.print(f"[yellow]answer decoder training failed (exit {trainer.returncode}); templates keep answering. "
+                      f"See {settings.var_dir / 'decoder-train.log'}[/]")
+        return
+    client = aioredis.Redis.from_url(settings.redis_url)  # type: ignore[arg-type]
+    try:
+        await request_reload(client, settings.redis_prefix, model, requested_by="kefu run")
+    finally:
+        await client.aclose()
+    console.print("[green]answer decoder trained: generated answers are on[/]")
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -155,6 +210,10 @@ def run_everything(args: argparse.Namespace) -> int:
             endpoint = stack.enter_context(action_server(args.actions_port, var_dir=settings.var_dir))
             ready = ready.with_overrides(action_endpoint=endpoint)
         server = uvicorn.Server(_uvicorn_config(ready, args.host, args.port, args.log_level))
+        trainer = None
+        if args.model is None and wants_decoder_training(model, ready.project_dir):
+            trainer = start_decoder_training(model, ready.project_dir, var_dir=settings.var_dir)
+            stack.callback(stop_process_group, trainer)
 
         async def main() -> None:
             task = asyncio.create_task(server.serve())
@@ -171,6 +230,10 @@ def run_everything(args: argparse.Namespace) -> int:
                     )
                 )
                 print(f"Chat URL: {url}", flush=True)
+                if trainer is not None:
+                    console.print("[dim]Templates answer for now; the answer decoder is training in the background "
+                                  f"(log: {settings.var_dir / 'decoder-train.log'}) and switches on when done.[/]")
+                    reloading = asyncio.create_task(reload_when_trained(trainer, model, ready))  # referenced: not collected
             await task
 
         asyncio.run(main())

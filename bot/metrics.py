@@ -32,15 +32,20 @@ class Metrics:
         self.fallbacks = Counter("kefu_fallbacks_total", "Messages the bot did not understand", registry=self.registry)
         self.handoffs = Counter("kefu_handoffs_total", "Conversations handed to a person", registry=self.registry)
         self.errors = Counter("kefu_errors_total", "Error frames sent, by code", ["code"], registry=self.registry)
+        self.answers = Counter("kefu_generated_answers_total",
+                               "Answers the generator was asked for, by the guard's decision (generated, "
+                               "fallback_to_template, handoff, busy)", ["decision"], registry=self.registry)
 
     def observe_turn_events(self, events: list[dict]) -> None:
-        """Count fallbacks and handoffs among a turn's new events."""
+        """Count fallbacks, handoffs and generation decisions among a turn's new events."""
         for event in events:
             kind = event.get("event")
             if kind == "user" and (event.get("parse_data") or {}).get("intent", {}).get("name") == "nlu_fallback":
                 self.fallbacks.inc()
             elif kind == "handoff" and event.get("state") == "waiting":
                 self.handoffs.inc()
+            elif kind == "bot" and (decision := ((event.get("metadata") or {}).get("generation") or {}).get("decision")):
+                self.answers.labels(str(decision)).inc()
 
     async def endpoint(self, request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

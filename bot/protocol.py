@@ -139,6 +139,9 @@ def event_frame(stored: StoredEvent) -> dict[str, Any] | None:
             "source": metadata.get("source", "template"),
             "ts": event.get("timestamp"),
         }
+        stream_id = (metadata.get("generation") or {}).get("stream_id")
+        if stream_id:
+            frame["stream_id"] = stream_id  # replaces the text streamed in `token` frames
         if data.get("buttons"):
             frame["buttons"] = [{"title": b.get("title", ""), "payload": b.get("payload", "")} for b in data["buttons"]]
         if data.get("image"):

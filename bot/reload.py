@@ -76,11 +76,14 @@ class ModelReloader:
 
     def __init__(self, service: ConversationService, client: aioredis.Redis, *, prefix: str,
                  loader: Callable[[Path], NluService] = NluService.from_model_dir, grace_s: float = 30.0,
-                 server_id: str | None = None) -> None:
+                 server_id: str | None = None,
+                 generation_loader: Callable[[NluService], Any] | None = None) -> None:
         self.service = service
         self.client = client
         self.prefix = prefix
         self.loader = loader
+        # The answer generator of a model folder (its decoder reads the new encoder), or None.
+        self.generation_loader = generation_loader
         self.grace_s = grace_s
         self.server_id = server_id or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.error: str | None = None
@@ -115,6 +118,7 @@ class ModelReloader:
         async with self._lock:
             try:
                 new = await asyncio.to_thread(self.loader, model_dir)
+                generation = await asyncio.to_thread(self.generation_loader, new) if self.generation_loader else None
             except Exception as exc:  # a missing or broken folder: keep serving the old model
                 self.error = f"{model_dir}: {type(exc).__name__}: {exc}"[:500]
                 log.error("model reload failed, keeping %s: %s", self.model_dir, self.error)
@@ -128,6 +132,8 @@ class ModelReloader:
             # One assignment: the next turn parses with the new model; a turn already
             # parsing holds a reference to the old one and finishes with it.
             self.service.nlu = new
+            if self.generation_loader is not None:
+                self.service.generation = generation
             self.error = None
             self.loaded_at = time.time()
             log.info("NLU model swapped: %s -> %s", old.model_dir if old else None, model_dir)

@@ -7,6 +7,8 @@ dialogue project and the NLU model, and closes them again on shutdown.
 
 from __future__ import annotations
 
+import asyncio
+
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -22,6 +24,7 @@ from bot.archive.service import ArchiveService
 from bot.config import Settings
 from bot.dialogue.engine import EngineConfig
 from bot.errors import KefuError, ServiceUnavailable
+from bot.generation import GenerationService
 from bot.live import LiveHub
 from bot.metrics import Metrics
 from bot.nlu import NluService
@@ -62,7 +65,8 @@ async def healthz(request: Request) -> Response:
     return JSONResponse(body, status_code=200 if redis_ok else 503)
 
 
-def create_app(settings: Settings, *, nlu: NluService | None = None, actions: object | None = None) -> Starlette:
+def create_app(settings: Settings, *, nlu: NluService | None = None, actions: object | None = None,
+               generation: object | None = None) -> Starlette:
     """Build the app. ``nlu`` and ``actions`` may be passed in (tests, the shell); by
     default they are made from ``settings.model_dir`` and ``settings.action_endpoint``."""
     if settings.redis_url is None:
@@ -101,11 +105,18 @@ def create_app(settings: Settings, *, nlu: NluService | None = None, actions: ob
         app.state.settings = settings
         app.state.metrics = metrics
         app.state.connections = ConnectionCounter(settings.limits.connections_per_ip)
+        answer_mode = engine.domain.answer_mode
+
+        def load_generation(model_nlu: NluService) -> GenerationService | None:
+            return GenerationService.for_nlu(model_nlu, settings.project_dir, answer_mode=answer_mode)
+
+        service_generation = generation if generation is not None else await asyncio.to_thread(load_generation, service_nlu)
         app.state.service = ConversationService(
             store,
             engine,
             service_nlu,
             actions=action_client,
+            generation=service_generation,
             lock_wait_s=settings.limits.lock_wait_s,
             lock_ttl_ms=settings.limits.lock_ttl_ms,
         )
@@ -113,9 +124,11 @@ def create_app(settings: Settings, *, nlu: NluService | None = None, actions: ob
         app.state.archive = await ArchiveService.launch(
             load_archive_settings(settings.var_dir), store.redis, prefix=settings.redis_prefix)
         # `kefu reload` / the admin button swap app.state.service.nlu without a restart.
-        app.state.reloader = ModelReloader(app.state.service, store.redis, prefix=settings.redis_prefix)
+        app.state.reloader = ModelReloader(app.state.service, store.redis, prefix=settings.redis_prefix,
+                                           generation_loader=load_generation)
         app.state.reloader.start()
-        log.info("kefu ready: project %s, model %s", settings.project_dir, service_nlu.model_dir)
+        log.info("kefu ready: project %s, model %s, answer_mode %s%s", settings.project_dir, service_nlu.model_dir,
+                 answer_mode, "" if service_generation is not None or answer_mode == "template" else " (no decoder: templates)")
         try:
             yield
         finally:

@@ -30,6 +30,7 @@ from bot.store import ConversationStore, StoredEvent
 log = logging.getLogger(__name__)
 
 AckCallback = Callable[[str, bool], Awaitable[None]]
+TokenCallback = Callable[[str, str], Awaitable[None]]  # (stream_id, text) of a generated answer
 
 _UNAVAILABLE_TEXT = {
     "en": "Sorry, I can't reach our order system right now. Would you like to talk to a person?",
@@ -62,6 +63,7 @@ class ConversationService:
         nlu: NluService | None,
         *,
         actions: Any | None = None,
+        generation: Any | None = None,
         lock_wait_s: float = 10.0,
         lock_ttl_ms: int = 10_000,
         clock: Callable[[], float] = time.time,
@@ -70,6 +72,9 @@ class ConversationService:
         self.engine = engine
         self.nlu = nlu
         self.actions = actions
+        # bot.generation.GenerationService, or None (templates only). Swapped with the NLU
+        # model on `kefu reload`.
+        self.generation = generation
         self.lock_wait_s = lock_wait_s
         self.lock_ttl_ms = lock_ttl_ms
         self.clock = clock
@@ -103,8 +108,13 @@ class ConversationService:
         on_ack: AckCallback | None = None,
         input_channel: str = "widget",
         metadata: dict[str, Any] | None = None,
+        on_token: TokenCallback | None = None,
     ) -> TurnResult:
-        """Store the message, acknowledge it, and run the bot's answer."""
+        """Store the message, acknowledge it, and run the bot's answer.
+
+        ``on_token(stream_id, text)`` receives a generated answer's text as it is written
+        (before its ``bot`` event is stored, which then carries the same stream id).
+        """
         async with self.store.lock(conversation_id, wait_s=self.lock_wait_s, ttl_ms=self.lock_ttl_ms):
             tracker, _ = await self._load_tracker(conversation_id)
             if self.nlu is None:
@@ -132,7 +142,7 @@ class ConversationService:
                 # Redis outage), finish it now; otherwise answer nothing twice.
                 return TurnResult(ids[0], duplicate=True, events=await self._finish_cut_turn(conversation_id))
             stored = [StoredEvent(i, e) for i, e in zip(ids, new_events)]
-            produced = await self._run_actions(tracker)
+            produced = await self._run_actions(tracker, on_token=on_token)
             return TurnResult(ids[0], events=stored[1:] + produced, user_event=new_events[0])
 
     async def resume_pending_turn(self, conversation_id: str) -> list[StoredEvent]:
@@ -199,7 +209,7 @@ class ConversationService:
         return ids[0]
 
     # -- actions --------------------------------------------------------------------------
-    async def _run_actions(self, tracker: DialogueTracker) -> list[StoredEvent]:
+    async def _run_actions(self, tracker: DialogueTracker, *, on_token: TokenCallback | None = None) -> list[StoredEvent]:
         """Predict and run actions until the engine listens; every event is stored before
         anything leaves the process (a custom action call, the end of the turn)."""
         produced: list[StoredEvent] = []
@@ -221,6 +231,10 @@ class ConversationService:
                 return produced + await self._store(tracker.sender_id, unstored)
             if not self.engine.is_form(prediction.action) and not self.engine.is_custom_action(prediction.action):
                 for event in [action_event, *self.engine.run_builtin(prediction.action, tracker, now=now, rng=rng)]:
+                    if event.get("event") == "bot" and self.generation is not None:
+                        # The domain's answer_mode decides whether the decoder answers instead
+                        # of the template (guarded; the template stays when it fails).
+                        event = await self.generation.apply(event, tracker, self.engine.domain.responses, on_token=on_token)
                     tracker.update(event)
                     unstored.append(event)
                 continue

@@ -117,6 +117,10 @@ class WidgetConnection:
         async with self._send_lock:
             await self.ws.send_json(frame)
 
+    async def send_token(self, stream_id: str, text: str) -> None:
+        """A piece of a generated answer, as it is written; its `bot` frame follows with the same stream id."""
+        await self.send({"type": "token", "stream_id": stream_id, "text": text})
+
     async def send_error(self, code: str, message: str | None = None) -> None:
         self.metrics.errors.labels(code).inc()
         await self.send(protocol.error_frame(code, message or _MESSAGES.get(code, code)))
@@ -239,7 +243,7 @@ class WidgetConnection:
         started = time.perf_counter()
         try:
             result = await self.service.handle_user_message(
-                self.conversation_id, message.id, message.text, on_ack=ack, metadata=metadata
+                self.conversation_id, message.id, message.text, on_ack=ack, metadata=metadata, on_token=self.send_token
             )
             if not result.duplicate:
                 self.metrics.messages.inc()

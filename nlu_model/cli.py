@@ -39,8 +39,20 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--nlu-only", action="store_true",
-        help="train only the understanding heads (intent, entities, sentiment) and skip the answer "
-        "decoder; the decoder does not exist yet, so this currently changes nothing",
+        help="train only the understanding model (intent, entities, sentiment) and skip the answer decoder",
+    )
+    parser.add_argument(
+        "--decoder-only", action="store_true",
+        help="train only the answer decoder, for the model already in --out (e.g. after --nlu-only)",
+    )
+    parser.add_argument(
+        "--answers-csv", type=Path, default=None, metavar="FILE",
+        help="more answer-decoder training pairs: a CSV with instruction (customer text), intent and response "
+        "columns, in the format of Bitext's customer-support dataset (the default bot uses it)",
+    )
+    parser.add_argument(
+        "--decoder-minutes", type=float, default=None, metavar="M",
+        help="time budget for training the answer decoder (default: the configuration's)",
     )
     parser.add_argument(
         "--threads", type=int, default=None, metavar="N",
@@ -61,9 +73,24 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of `kefu eval`."""
     parser.add_argument("--model", type=Path, required=True, metavar="DIR", help="model folder written by `kefu train`")
     parser.add_argument(
-        "--data", type=Path, required=True, metavar="FILE",
+        "--data", type=Path, default=None, metavar="FILE",
         help="labelled test data in any format `kefu train --data` reads (Rasa YAML, project folder, CSV); "
-        "examples labelled out_of_scope or oos are scored as out-of-scope",
+        "examples labelled out_of_scope or oos are scored as out-of-scope (required unless --generation)",
+    )
+    parser.add_argument(
+        "--generation", action="store_true",
+        help="evaluate the answer decoder instead, on the held-out 10%% of Bitext's responses: ROUGE-L against "
+        "a retrieval baseline, intent consistency, ungrounded specifics before/after the guard, fallback rate, "
+        "latency",
+    )
+    parser.add_argument(
+        "--project", type=Path, default=Path("dialogues"), metavar="DIR",
+        help="with --generation: the Rasa project whose templates, knowledge/ and settings.yml the bot uses "
+        "(default: dialogues)",
+    )
+    parser.add_argument(
+        "--limit", type=int, default=None, metavar="N",
+        help="with --generation: only the first N held-out pairs (stratified over intents; default: all)",
     )
     parser.add_argument(
         "--report", type=Path, default=None, metavar="FILE.json",
@@ -76,7 +103,38 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """Load the data, train, write the model folder and print a summary; returns the exit code."""
+    """Train the NLU model, then its answer decoder; returns the exit code.
+
+    The decoder is trained when the data is a Rasa project folder (its responses) or
+    `--answers-csv` is given, unless `--nlu-only`; `--decoder-only` skips the NLU model.
+    """
+    if args.nlu_only and args.decoder_only:
+        error_console.print("kefu train: --nlu-only and --decoder-only exclude each other", style="red")
+        return 2
+    if not args.decoder_only:
+        code = _train_nlu(args)
+        if code != 0 or args.nlu_only:
+            return code
+    if not args.data.is_dir() and args.answers_csv is None:
+        if args.decoder_only:
+            error_console.print("kefu train: the answer decoder learns from a Rasa project folder's responses "
+                                "or --answers-csv; neither was given", style="red", markup=False)
+            return 2
+        return 0  # plain NLU data (a CSV or one YAML file) has no answers to learn
+    if args.answers_csv is not None and not args.answers_csv.is_file():
+        error_console.print(f"kefu train: --answers-csv {args.answers_csv} is not a file", style="red", markup=False)
+        return 2
+    from .generation.cli import train_decoder_after_nlu
+    from .generation.train import GENERATOR_CONFIGS
+
+    return train_decoder_after_nlu(
+        args.out, args.data, seed=args.seed, threads=args.threads, bitext_csv=args.answers_csv,
+        config_name=args.config if args.config in GENERATOR_CONFIGS else "default",
+        max_minutes=args.decoder_minutes, required=args.decoder_only,
+    )
+
+
+def _train_nlu(args: argparse.Namespace) -> int:
     from .data import TrainingDataError, load_training_data
     from .train import TrainingError, train
 
@@ -145,6 +203,13 @@ def run_eval(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
     from .inference import Predictor
 
+    if args.generation:
+        from .generation.cli import run_generation_eval
+
+        return run_generation_eval(args.model, args.project, limit=args.limit, threads=args.threads, report=args.report)
+    if args.data is None:
+        error_console.print("kefu eval: --data is required (or --generation for the answer decoder)", style="red")
+        return 2
     try:
         predictor = Predictor.load(args.model, threads=args.threads)
         data = load_training_data(args.data)

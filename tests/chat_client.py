@@ -20,6 +20,7 @@ class ChatClient:
         self.ws: ClientConnection | None = None
         self.conversation_id: str | None = None
         self.token: str | None = None
+        self.last_turn_frames: list[dict[str, Any]] = []
 
     async def __aenter__(self) -> "ChatClient":
         self.ws = await connect(self.url, max_size=4 * 1024 * 1024, **self.connect_kwargs)
@@ -67,6 +68,7 @@ class ChatClient:
         message_id = message_id or uuid.uuid4().hex
         await self.send({"type": "user", "id": message_id, "text": text})
         frames = await self.until(lambda f: f["type"] == "typing" and f["on"] is False or f["type"] == "error")
+        self.last_turn_frames = frames  # every frame of the turn, e.g. streamed `token` frames
         errors = [f for f in frames if f["type"] == "error"]
         assert not errors, errors
         ack = next(f for f in frames if f["type"] == "ack")

@@ -77,6 +77,22 @@ def tiny_model(tiny_project: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
     out = tmp_path_factory.mktemp("models") / "tiny"
     code = main(["train", "--data", str(tiny_project), "--out", str(out), "--config", "tiny",
-                 "--threads", "1", "--seed", "0"])
+                 "--threads", "1", "--seed", "0", "--nlu-only"])
+    assert code == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_generating_model(tiny_model: Path, tiny_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """:func:`tiny_model` plus a ``tiny`` answer decoder, trained by ``kefu train --decoder-only``."""
+    import shutil
+
+    from bot.cli import main
+
+    out = tmp_path_factory.mktemp("models") / "tiny-generating"
+    shutil.copytree(tiny_model, out)
+    # A quarter of a minute: enough for fluent-looking answers; the guard judges them anyway.
+    code = main(["train", "--decoder-only", "--data", str(tiny_project), "--out", str(out), "--config", "tiny",
+                 "--threads", "1", "--seed", "0", "--decoder-minutes", "0.25"])
     assert code == 0
     return out

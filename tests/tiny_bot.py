@@ -6,7 +6,7 @@ examples stay in), which lets the ``tiny`` model config train in seconds.
 
 from __future__ import annotations
 
-import shutil
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,26 @@ def _trim_examples(examples: Any, per_intent: int) -> Any:
     return list(examples)[:per_intent]
 
 
-def make_tiny_project(destination: Path, *, per_intent: int = 40, source: Path = REPO_ROOT / "dialogues") -> Path:
-    """Write a trimmed copy of the Rasa project ``source`` to ``destination``."""
+def make_tiny_project(destination: Path, *, per_intent: int = 40, source: Path = REPO_ROOT / "dialogues",
+                      answer_mode: str = "template") -> Path:
+    """Write a trimmed copy of the Rasa project ``source`` to ``destination``.
+
+    ``answer_mode`` replaces the domain's: templates by default, so that tests about the
+    dialogue see the curated texts; the generation tests ask for ``hybrid`` or ``generate``.
+    """
     (destination / "data").mkdir(parents=True, exist_ok=True)
-    shutil.copy(source / "domain.yml", destination / "domain.yml")
+    domain = (source / "domain.yml").read_text(encoding="utf-8")
+    domain, replaced = re.subn(r"(?m)^answer_mode: \w+$", f"answer_mode: {answer_mode}", domain)
+    if not replaced:
+        domain += f"\nanswer_mode: {answer_mode}\n"
+    (destination / "domain.yml").write_text(domain, encoding="utf-8")
+    for name in ("settings.yml", "knowledge"):
+        if (source / name).is_file():
+            (destination / name).write_bytes((source / name).read_bytes())
+        elif (source / name).is_dir():
+            (destination / name).mkdir(exist_ok=True)
+            for path in (source / name).glob("*.md"):
+                (destination / name / path.name).write_bytes(path.read_bytes())
     for path in sorted((source / "data").glob("*.yml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         if "nlu" in data:

@@ -18,7 +18,7 @@ from bot.archive.db import ArchiveDatabase
 
 SHOWN_KINDS = ("user", "bot", "handoff", "csat")
 # Bot metadata keys that are not generation scores.
-_NOT_SCORES = frozenset({"source", "utter_action", "agent", "template_name", "stream_id"})
+_NOT_SCORES = frozenset({"source", "utter_action", "agent", "template_name", "stream_id", "generation"})
 
 
 @dataclass
@@ -44,6 +44,8 @@ class Message:
     utter_action: str | None = None
     agent: str | None = None
     scores: dict[str, float] = field(default_factory=dict)
+    # The answer generator's decision and guard scores (``metadata.generation``), when it was asked.
+    generation: dict[str, Any] | None = None
     buttons: list[dict[str, Any]] = field(default_factory=list)
     state: str | None = None
     score: int | None = None
@@ -96,6 +98,8 @@ def message_from_row(row: dict[str, Any]) -> Message:
         message.utter_action = metadata.get("utter_action")
         message.agent = metadata.get("agent")
         message.scores = _scores(metadata) if row["source"] == "generated" else {}
+        generation = metadata.get("generation")
+        message.generation = generation if isinstance(generation, dict) and generation.get("decision") else None
         buttons = (payload.get("data") or {}).get("buttons") or []
         message.buttons = [b for b in buttons if isinstance(b, dict)]
     elif row["kind"] == "handoff":

@@ -19,16 +19,25 @@ error_console = Console(stderr=True)
 
 
 def train_decoder_after_nlu(model_dir: Path, data_path: Path, *, seed: int = 0, threads: int | None = None,
-                            bitext_csv: Path | None = None) -> int:
+                            bitext_csv: Path | None = None, config_name: str = "default",
+                            max_minutes: float | None = None, required: bool = True) -> int:
     """Train the answer decoder for the NLU model just written to `model_dir`; 0 ok, 2 no pairs.
 
     `bitext_csv`: also train on Bitext's responses (the default bot; CDLA-Sharing-1.0).
+    `max_minutes`: the training time budget instead of the configuration's. Without
+    `required`, a project with nothing to learn answers from is a note, not an error.
     """
-    from .train import train_generator
+    from ..checkpoint import ModelFolderError
+    from .train import NoAnswerPairsError, train_generator
 
+    overrides = {"max_minutes": max_minutes} if max_minutes is not None else None
     try:
-        report = train_generator(model_dir, data_path, bitext_csv=bitext_csv, seed=seed, threads=threads, progress=True)
-    except ValueError as exc:
+        report = train_generator(model_dir, data_path if data_path.is_dir() else None, bitext_csv=bitext_csv, seed=seed,
+                                 threads=threads, progress=True, config_name=config_name, overrides=overrides)
+    except (ValueError, ModelFolderError) as exc:
+        if not required and isinstance(exc, NoAnswerPairsError):
+            console.print("[dim]no answer decoder: the project has no responses to learn from (templates answer)[/]")
+            return 0
         error_console.print(f"kefu train: answer decoder: {exc}", style="red", markup=False, soft_wrap=True)
         return 2
     table = Table(title=f"Answer decoder in {model_dir}", show_header=False)

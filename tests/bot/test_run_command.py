@@ -69,3 +69,15 @@ async def test_kefu_run_starts_everything_and_a_signal_stops_it(tiny_model: Path
     assert not port_open(port) and not port_open(actions_port)
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", redis_port), timeout=1).close()
+
+
+def test_kefu_run_trains_the_answer_decoder_in_the_background_only_when_the_bot_generates(
+        tiny_model: Path, tiny_generating_model: Path, tmp_path: Path) -> None:
+    from bot.launcher import wants_decoder_training
+    from tests.tiny_bot import make_tiny_project
+
+    hybrid = make_tiny_project(tmp_path / "hybrid", per_intent=1, answer_mode="hybrid")
+    template = make_tiny_project(tmp_path / "template", per_intent=1, answer_mode="template")
+    assert wants_decoder_training(tiny_model, hybrid)
+    assert not wants_decoder_training(tiny_model, template)
+    assert not wants_decoder_training(tiny_generating_model, hybrid)  # it has one already

@@ -69,3 +69,23 @@ def test_kefu_eval_refuses_a_folder_that_is_no_model(tmp_path: Path, capsys) -> 
     args = _parse(cli.add_eval_arguments, ["--model", str(tmp_path), "--data", str(tmp_path)])
     assert cli.run_eval(args) == 2
     assert "not a Kefu model folder" in capsys.readouterr().err
+
+
+def test_kefu_eval_generation_prints_the_benchmark_keys(tiny_generating_model: Path, tiny_project: Path,
+                                                         tmp_path: Path, capsys) -> None:
+    report = tmp_path / "generation.json"
+    args = _parse(cli.add_eval_arguments, ["--model", str(tiny_generating_model), "--generation", "--project",
+                                           str(tiny_project), "--limit", "3", "--threads", "1", "--report", str(report)])
+    assert cli.run_eval(args) == 0
+    result = json.loads(report.read_text())
+    for key in ("rouge_l", "retrieval_rouge_l", "intent_consistency_shipped", "ungrounded_before_guard",
+                "ungrounded_shipped", "fallback_rate", "first_token_ms", "answer_150_tokens_ms"):
+        assert key in result, key
+    assert result["held_out_pairs"] == 3
+    assert "rouge_l" in capsys.readouterr().out
+
+
+def test_kefu_eval_needs_data_unless_generation(tmp_path: Path, capsys) -> None:
+    args = _parse(cli.add_eval_arguments, ["--model", str(tmp_path)])
+    assert cli.run_eval(args) == 2
+    assert "--data is required" in capsys.readouterr().err

@@ -100,3 +100,26 @@ def test_report_numbers(filled: ArchiveDatabase) -> None:
     assert "containment_rate,0.5000" in csv_text
     shanghai = reports.build_report(filled, date(2026, 1, 1), date(2026, 1, 1), zone="Asia/Shanghai")
     assert shanghai.per_day == [("2026-01-01", 1)]
+
+
+def test_the_generators_decision_and_scores_reach_the_transcript(archive_db: ArchiveDatabase) -> None:
+    from bot.archive.transcript import load_transcript
+
+    shipped = {"decision": "generated", "confidence": -0.31, "intent_consistent": True, "answer_intent": "delivery_period",
+               "grounded": True, "ungrounded": [], "passage_id": "shipping#0", "stream_id": "s1"}
+    rejected = {**shipped, "decision": "fallback_to_template", "grounded": False, "ungrounded": ["ORD-99999"],
+                "stream_id": "s2", "rejected_text": "Your order ORD-99999 ships today."}
+    events = [b.user("how long does delivery take", "delivery_period"), b.bot("3-5 days", "generated", generation=shipped),
+              b.user("where is it", "track_order"), b.bot("Please give me your order number.", generation=rejected),
+              b.bot("Hello!")]
+    for i, event in enumerate(events):
+        event["timestamp"] = T0 + i
+    ArchiveWriter(archive_db).write([ArchivedEvent("gen", f"{int(T0 * 1000)}-{i}", e) for i, e in enumerate(events)])
+    transcript = load_transcript(archive_db, "gen")
+    assert transcript is not None
+    bots = [m for m in transcript.messages if m.kind == "bot"]
+    assert [m.source for m in bots] == ["generated", "template", "template"]
+    assert bots[0].generation["decision"] == "generated" and bots[0].generation["confidence"] == -0.31
+    assert bots[1].generation["decision"] == "fallback_to_template"
+    assert bots[1].generation["rejected_text"] == "Your order ORD-99999 ships today."
+    assert bots[2].generation is None
