@@ -12,9 +12,11 @@ store. The decision follows the domain's `answer_mode`:
   intent (an FAQ the knowledge covers: shipping times, returns, payment, opening hours).
   Everything else stays the curated template. A variation with `generate: false` opts out.
 
-Generation is CPU-bound and runs one answer at a time in a worker thread. When
-`max_waiting` answers already wait for it (a busy server), the template answers at once and
-the decision `busy` is recorded: under load the bot degrades to templates, never to delays.
+Generation is CPU-bound and runs one answer at a time in a worker thread. When another
+answer is being written (beyond `max_waiting` queued ones), or generation took more than
+`max_busy_share` of a core over the last `BUSY_WINDOW_S` seconds, the template answers at
+once and the decision `busy` is recorded: under load the bot degrades to templates, never
+to delays, and the dialogue keeps the CPU it needs.
 
 A generated answer is shown only when the guard passes (confidence, intent consistency,
 grounding); otherwise the template event is kept, marked `generation.decision =
@@ -32,7 +34,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -47,13 +51,15 @@ ANSWER_MODES = ("template", "generate", "hybrid")
 _HANDOFF_OFFER = {"en": "I'm not sure I can answer that well. Would you like to talk to a person?",
                   "zh": "这个问题我可能回答得不够准确。需要为您转接人工客服吗？"}
 _HANDOFF_BUTTON = {"en": "Talk to a person", "zh": "转人工客服"}
+BUSY_WINDOW_S = 10.0
 _NEVER_GENERATED_PREFIXES = ("utter_ask_", "utter_default", "utter_handoff", "utter_intent_label_", "utter_ask_rephrase")
 
 
 class GenerationService:
     """Wraps an `AnswerGenerator` for the async server: one generation at a time, off the event loop."""
 
-    def __init__(self, generator: AnswerGenerator, *, answer_mode: str = "hybrid", max_waiting: int = 2) -> None:
+    def __init__(self, generator: AnswerGenerator, *, answer_mode: str = "hybrid", max_waiting: int = 0,
+                 max_busy_share: float = 0.5) -> None:
         if answer_mode not in ANSWER_MODES:
             raise ValueError(f"answer_mode must be one of {', '.join(ANSWER_MODES)}, got {answer_mode!r}")
         self.generator = generator
@@ -62,6 +68,8 @@ class GenerationService:
         # Generation is CPU-bound: running two at once only makes both slower.
         self._lock = threading.Lock()
         self._pending = 0  # answers running or waiting for the lock (event-loop side only)
+        self.max_busy_share = max_busy_share
+        self._busy: deque[tuple[float, float]] = deque()  # (finished at, seconds spent) of recent answers
         knowledge = generator.knowledge.passages if generator.knowledge is not None else []
         # Deciding must be cheap (it runs on the event loop for every response): intents the
         # knowledge base was written for, not an embedding of the customer's message.
@@ -96,6 +104,13 @@ class GenerationService:
         if service is None:
             log.info("no answer decoder in %s: answer_mode %s answers with templates", model_dir, answer_mode)
         return service
+
+    def busy_share(self) -> float:
+        """Share of the last `BUSY_WINDOW_S` seconds spent writing answers."""
+        horizon = time.monotonic() - BUSY_WINDOW_S
+        while self._busy and self._busy[0][0] < horizon:
+            self._busy.popleft()
+        return sum(seconds for _, seconds in self._busy) / BUSY_WINDOW_S
 
     # -- deciding -------------------------------------------------------------------------
     def wants_generation(self, response_name: str, variations: list[dict[str, Any]], utterance: str, intent: str | None) -> bool:
@@ -161,12 +176,13 @@ class GenerationService:
         request = self.request_for(tracker, has_template=bool(event.get("text")))
         if event.get("event") != "bot" or not self.wants_generation(name, list(responses.get(name, [])), request.utterance, request.intent):
             return event
-        if self._pending >= 1 + self.max_waiting:
+        if self._pending >= 1 + self.max_waiting or self.busy_share() >= self.max_busy_share:
             kept = dict(event)
             kept["metadata"] = {**metadata, "generation": {"decision": "busy"}}
             return kept
         stream_id = uuid.uuid4().hex
         self._pending += 1
+        started = time.monotonic()
         try:
             answer = await self.generate(request, on_token=on_token, stream_id=stream_id)
         except Exception:
@@ -174,6 +190,7 @@ class GenerationService:
             return event
         finally:
             self._pending -= 1
+            self._busy.append((time.monotonic(), time.monotonic() - started))
         generation = answer.metadata()
         generation["generation"]["stream_id"] = stream_id
         if answer.shipped:
