@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-import httpx
+import aiohttp
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,18 @@ STATUS_DOMAIN_MISSING = 449
 _RETRYABLE_STATUSES = frozenset({502, 503, 504})
 # Server error texts are shown to operators, not customers; keep them short.
 _MAX_ERROR_TEXT = 300
+
+
+@dataclass(frozen=True)
+class HttpReply:
+    """The action server's answer: its status and body."""
+
+    status_code: int
+    body: bytes
+
+    def json(self) -> Any:
+        """The body as JSON; raises ``ValueError`` when it is not."""
+        return json.loads(self.body)
 
 
 class ActionError(Exception):
@@ -122,11 +134,12 @@ class ActionClient:
         self.timeout_s = timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
-        # A small pool: httpcore checks every pooled connection for each request, so 100
-        # idle connections cost more CPU than the queueing they save (the action server
-        # answers one request at a time per worker anyway).
-        self._http = httpx.AsyncClient(timeout=timeout_s, limits=httpx.Limits(max_connections=max_connections,
-                                                                              max_keepalive_connections=max_connections))
+        self.max_connections = max_connections
+        # aiohttp rather than httpx: under load httpx's per-request overhead was the largest
+        # single cost of a turn with a custom action (benchmarks/load.py, py-spy). The session
+        # is made on first use, in the running event loop it belongs to.
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
         # Digests of domains the server confirmed it holds (a 200 to a request with it).
         self._domains_on_server: set[str] = set()
 
@@ -142,8 +155,18 @@ class ActionClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool; the client cannot be used afterwards."""
-        await self._http.aclose()
+        """Close the connection pool (a later call opens a new one)."""
+        if self._session is not None and not self._session.closed and self._session_loop is asyncio.get_running_loop():
+            await self._session.close()
+        self._session = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._session_loop is not loop:
+            # A session of an earlier event loop (tests run several) is dropped with its loop.
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.max_connections))
+            self._session_loop = loop
+        return self._session
 
     @property
     def health_url(self) -> str:
@@ -154,10 +177,10 @@ class ActionClient:
     async def is_healthy(self) -> bool:
         """True when the server answers ``/health`` with 200 within ``timeout_s``."""
         try:
-            response = await self._http.get(self.health_url)
-        except httpx.HTTPError:
+            async with self._http().get(self.health_url, timeout=aiohttp.ClientTimeout(total=self.timeout_s)) as response:
+                return response.status == 200
+        except (aiohttp.ClientError, asyncio.TimeoutError):
             return False
-        return response.status_code == 200
 
     def _digest_of(self, domain: dict[str, Any]) -> str:
         """The domain's fingerprint, computed once per domain object (hashing the whole
@@ -208,7 +231,7 @@ class ActionClient:
         payload: dict[str, Any],
         domain: dict[str, Any] | None,
         deadline: float,
-    ) -> httpx.Response:
+    ) -> HttpReply:
         """POST once, retrying only what cannot have run the action, within ``deadline``."""
         body = payload if domain is None else {**payload, "domain": domain}
         failed_attempts = 0
@@ -221,18 +244,18 @@ class ActionClient:
                 )
             started = time.monotonic()
             try:
-                response = await self._http.post(self.endpoint_url, json=body, timeout=remaining)
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
+                response = await self._request(body, remaining)
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as error:
                 # The request never reached the server: safe to try again.
                 failure = f"cannot connect to the action server ({type(error).__name__})"
-            except httpx.TimeoutException as error:
+            except asyncio.TimeoutError as error:
                 # The action may be running; running it twice could cancel twice.
                 raise ActionServerUnavailable(
                     action_name,
                     f"the action server did not answer within {self.timeout_s} s "
                     f"({type(error).__name__})",
                 ) from error
-            except httpx.HTTPError as error:
+            except aiohttp.ClientError as error:
                 raise ActionServerUnavailable(
                     action_name, f"the action server connection failed ({type(error).__name__})"
                 ) from error
@@ -259,8 +282,15 @@ class ActionClient:
             )
             await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
 
+    async def _request(self, body: dict[str, Any], timeout_s: float) -> HttpReply:
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        timeout = aiohttp.ClientTimeout(total=timeout_s)
+        async with self._http().post(self.endpoint_url, data=data, timeout=timeout,
+                                     headers={"Content-Type": "application/json"}) as response:
+            return HttpReply(response.status, await response.read())
+
     @staticmethod
-    def _parse(action_name: str, response: httpx.Response) -> ActionResult:
+    def _parse(action_name: str, response: HttpReply) -> ActionResult:
         """Turn the server's answer into an ``ActionResult`` or the matching error."""
         status = response.status_code
         if status == 200:
@@ -285,7 +315,7 @@ class ActionClient:
         )
 
 
-def _result_from_body(action_name: str, response: httpx.Response) -> ActionResult:
+def _result_from_body(action_name: str, response: HttpReply) -> ActionResult:
     try:
         body = response.json()
     except ValueError as error:
@@ -310,7 +340,7 @@ def _result_from_body(action_name: str, response: httpx.Response) -> ActionResul
     return ActionResult(events=events, responses=responses)
 
 
-def _error_text(response: httpx.Response) -> str | None:
+def _error_text(response: HttpReply) -> str | None:
     """The ``error`` field of an error answer, shortened; never the rest of the body."""
     try:
         body = response.json()
