@@ -82,6 +82,8 @@ class ConversationLog:
 @dataclass
 class LoadStats:
     latencies_ms: list[float] = field(default_factory=list)
+    # The same latencies split by what answered: the action server (custom actions, forms) or not.
+    latencies_by_kind: dict[str, list[float]] = field(default_factory=lambda: {"action": [], "no_action": []})
     errors: Counter[str] = field(default_factory=Counter)
     replies_by_source: Counter[str] = field(default_factory=Counter)
     duplicate_frames: int = 0
@@ -201,6 +203,7 @@ async def run_turn(ws: Any, text: str, message_id: str, log: ConversationLog, st
     started = time.monotonic()
     await ws.send(json.dumps({"type": "user", "id": message_id, "text": text}, ensure_ascii=False))
     seen = set(log.bot_event_ids)
+    sources: set[str] = set()
     while True:
         frame = json.loads(await asyncio.wait_for(ws.recv(), TURN_TIMEOUT_S))
         kind = frame.get("type")
@@ -212,12 +215,14 @@ async def run_turn(ws: Any, text: str, message_id: str, log: ConversationLog, st
             seen.add(frame["event_id"])
             log.bot_event_ids.append(frame["event_id"])
             stats.replies_by_source[frame.get("source", "?")] += 1
+            sources.add(frame.get("source", "?"))
         elif kind == "error":
             stats.errors[frame.get("code", "?")] += 1
             return False
         elif kind == "typing" and frame.get("on") is False:
             now = time.monotonic()
             stats.latencies_ms.append((now - started) * 1000)
+            stats.latencies_by_kind["action" if "action" in sources else "no_action"].append((now - started) * 1000)
             stats.first_turn_at = stats.first_turn_at or started
             stats.last_turn_at = max(stats.last_turn_at, now)
             return True
@@ -381,6 +386,8 @@ async def run_load(args: argparse.Namespace, url: str, redis_url: str, server_pi
         "p99_ms": round(percentile(latencies, 0.99), 1),
         "max_ms": round(latencies[-1], 1) if latencies else None,
         "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
+        **{f"p{q}_ms_{kind}_turns": round(percentile(sorted(values), q / 100), 1)
+           for kind, values in stats.latencies_by_kind.items() if values for q in (50, 99)},
         "errors": sum(stats.errors.values()),
         "errors_by_kind": dict(stats.errors),
         "lost": checks["lost_customer"] + checks["lost_bot"],
