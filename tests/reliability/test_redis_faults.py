@@ -11,6 +11,7 @@ import asyncio
 import time
 
 import httpx
+import pytest
 
 from bot.embedded_redis import EmbeddedRedis
 from tests.chat_client import ChatClient
@@ -33,9 +34,13 @@ def wait_for_health(url: str, status: int, *, timeout_s: float = 20.0) -> None:
     raise AssertionError(f"{url} did not answer {status} within {timeout_s} s")
 
 
+@pytest.mark.parametrize("transport", ["tcp", "unix"])
 async def test_sessions_and_transcripts_survive_a_redis_crash(
-        servers: ServerFactory, own_redis: EmbeddedRedis, action_server: str) -> None:
-    server = servers.start(redis_url=own_redis.url, prefix=PREFIX, action_endpoint=action_server)
+        servers: ServerFactory, own_redis: EmbeddedRedis, action_server: str, transport: str) -> None:
+    # `kefu run` talks to its embedded Redis over the Unix socket; a deployment over TCP.
+    redis_url = own_redis.local_url if transport == "unix" else own_redis.url
+    assert redis_url.startswith("unix://" if transport == "unix" else "redis://")
+    server = servers.start(redis_url=redis_url, prefix=PREFIX, action_endpoint=action_server)
     async with ChatClient(server.ws_url) as chat:
         await chat.hello()
         await chat.say("/greet")
