@@ -115,6 +115,16 @@ if not start then return false end
 return {start, redis.call('XRANGE', KEYS[2], start, '+')}
 """
 
+# Takes the turn lock and, when it got it, reads the live session in the same round trip
+# (a turn needs both before anything else). Returns nil when the lock is held elsewhere,
+# {1} when there is no live session, {1, start, entries} otherwise.
+_LOCK_AND_SESSION_SCRIPT = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
+local start = redis.call('GET', KEYS[2])
+if not start then return {1} end
+return {1, start, redis.call('XRANGE', KEYS[3], start, '+')}
+"""
+
 _RELEASE_SCRIPT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -125,6 +135,11 @@ _RENEW_SCRIPT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
+
+
+def _stored_events(rows: list[Any]) -> list["StoredEvent"]:
+    """Stream entries as a script returns them ([id, [field, value]] pairs)."""
+    return [StoredEvent(event_id, json.loads(fields[1])) for event_id, fields in rows]
 
 
 @dataclass(frozen=True)
@@ -164,6 +179,7 @@ class ConversationStore:
         self._append = client.register_script(_APPEND_SCRIPT)
         self._release = client.register_script(_RELEASE_SCRIPT)
         self._session = client.register_script(_SESSION_SCRIPT)
+        self._lock_and_session = client.register_script(_LOCK_AND_SESSION_SCRIPT)
         self._renew = client.register_script(_RENEW_SCRIPT)
 
     @classmethod
@@ -304,8 +320,7 @@ class ConversationStore:
         if not found:
             return None, []
         start, rows = found
-        # A script returns stream entries as [id, [field, value]] pairs.
-        return start, [StoredEvent(event_id, json.loads(fields[1])) for event_id, fields in rows]
+        return start, _stored_events(rows)
 
     # -- locks ------------------------------------------------------------------------
     @asynccontextmanager
@@ -319,13 +334,30 @@ class ConversationStore:
         holder blocks the conversation for at most ``ttl_ms``. Raises
         :class:`ConversationBusy` after ``wait_s``.
         """
+        async with self.lock_with_session(conversation_id, wait_s=wait_s, ttl_ms=ttl_ms, read_session=False):
+            yield
+
+    @asynccontextmanager
+    async def lock_with_session(
+        self, conversation_id: str, *, wait_s: float = 10.0, ttl_ms: int = 10_000, read_session: bool = True
+    ) -> AsyncIterator[tuple[str | None, list[StoredEvent]]]:
+        """:meth:`lock`, yielding what :meth:`session_events` would return right after
+        taking it (read in the same round trip: a turn needs both first)."""
         key = self._key(conversation_id, "lock")
         token = f"{_TOKEN_PREFIX}:{next(_tokens)}"
         deadline = time.monotonic() + wait_s
         delay = 0.005
+        session: tuple[str | None, list[StoredEvent]] = (None, [])
         while True:
             async with _redis_errors():
-                acquired = await self.redis.set(key, token, nx=True, px=ttl_ms)
+                if read_session:
+                    keys = [key, self._key(conversation_id, "session"), self._key(conversation_id, "events")]
+                    found = await self._lock_and_session(keys=keys, args=[token, ttl_ms])
+                    acquired = bool(found)
+                    if found and len(found) == 3:
+                        session = (found[1], _stored_events(found[2]))
+                else:
+                    acquired = bool(await self.redis.set(key, token, nx=True, px=ttl_ms))
             if acquired:
                 break
             if time.monotonic() >= deadline:
@@ -334,7 +366,7 @@ class ConversationStore:
             delay = min(delay * 2, 0.05)
         renewal = asyncio.create_task(self._keep_lock(key, token, ttl_ms))
         try:
-            yield
+            yield session
         finally:
             renewal.cancel()
             try:

@@ -83,9 +83,12 @@ class ConversationService:
     async def history(self, conversation_id: str, *, after: str | None = None) -> list[StoredEvent]:
         return await self.store.read_events(conversation_id, after=after)
 
-    async def _load_tracker(self, conversation_id: str) -> tuple[DialogueTracker, list[StoredEvent]]:
-        """The live session's tracker; starts a new session when there is none."""
-        _, session = await self.store.session_events(conversation_id)
+    async def _load_tracker(self, conversation_id: str, session: list[StoredEvent] | None = None
+                            ) -> tuple[DialogueTracker, list[StoredEvent]]:
+        """The live session's tracker (from ``session`` when the caller read it already);
+        starts a new session when there is none."""
+        if session is None:
+            _, session = await self.store.session_events(conversation_id)
         if session:
             tracker = DialogueTracker.from_events(conversation_id, self.engine.domain, [s.event for s in session])
             return tracker, []
@@ -115,8 +118,9 @@ class ConversationService:
         ``on_token(stream_id, text)`` receives a generated answer's text as it is written
         (before its ``bot`` event is stored, which then carries the same stream id).
         """
-        async with self.store.lock(conversation_id, wait_s=self.lock_wait_s, ttl_ms=self.lock_ttl_ms):
-            tracker, _ = await self._load_tracker(conversation_id)
+        async with self.store.lock_with_session(conversation_id, wait_s=self.lock_wait_s, ttl_ms=self.lock_ttl_ms
+                                                ) as (_, session):
+            tracker, _ = await self._load_tracker(conversation_id, session)
             if self.nlu is None:
                 raise RuntimeError("this ConversationService has no NLU; it cannot take customer messages")
             parse = await self.nlu.parse(text)

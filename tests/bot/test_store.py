@@ -72,3 +72,19 @@ async def test_unreachable_redis_is_service_unavailable() -> None:
     with pytest.raises(ServiceUnavailable):
         await dead.append_events("c1", [{"event": "action", "name": "a"}])
     await dead.close()
+
+
+async def test_lock_with_session_reads_the_live_session_in_the_same_step(store: ConversationStore) -> None:
+    async with store.lock_with_session("c-ls", wait_s=1) as (start, events):
+        assert (start, events) == (None, [])  # no session yet
+    ids = await store.append_events("c-ls", [{"event": "session_started"}, {"event": "bot", "text": "hi"}])
+    await store.set_session_start("c-ls", ids[0])
+    async with store.lock_with_session("c-ls", wait_s=1) as (start, events):
+        assert start == ids[0] and [e.event_id for e in events] == ids
+        assert (start, events) == await store.session_events("c-ls")
+        # The lock is held meanwhile: nobody else gets it (nor the session with it).
+        with pytest.raises(ConversationBusy):
+            async with store.lock_with_session("c-ls", wait_s=0.1):
+                pass
+    async with store.lock("c-ls", wait_s=1):
+        pass  # released again
