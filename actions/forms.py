@@ -24,7 +24,7 @@ from rasa_sdk.interfaces import ACTION_LISTEN_NAME, ActionExecutionRejection
 from actions.order_ids import find_order_id_in_text
 from actions.order_store import default_store
 from actions.replies import say
-from actions.tracker_inputs import latest_entity_text, reply_language
+from actions.tracker_inputs import latest_entity_text, previous_slot_value, reply_language
 
 DomainDict = dict[str, Any]
 
@@ -79,8 +79,16 @@ class OrderIdValidation(StrictFormValidationAction, ABC):
         tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
-        """Keep the canonical id of a known order; otherwise say so and ask again."""
+        """Keep the canonical id of a known order; otherwise say so and ask again.
+
+        While the form asks for something else (the new address), a number in that answer
+        (a house number, a phone number) is not a new order id: the order stays the one
+        the customer gave before, without an "order not found" message.
+        """
         order = default_store().find_order(slot_value)
+        previous = previous_slot_value(tracker, "order_id")
+        if order is None and previous and tracker.slots.get(REQUESTED_SLOT) not in (None, "order_id"):
+            return {"order_id": previous}
         if order is None:
             language = reply_language(tracker)
             dispatcher.utter_message(

@@ -35,6 +35,18 @@ def latest_entity_text(tracker: Tracker, entity: str) -> str | None:
     return None
 
 
+def previous_slot_value(tracker: Tracker, name: str) -> str | None:
+    """The value slot ``name`` had before the customer's latest message (None if unset)."""
+    before_latest_message = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            before_latest_message = True  # slot events from here on were set earlier
+        elif before_latest_message and event.get("event") == "slot" and event.get("name") == name:
+            value = event.get("value")
+            return (str(value).strip() or None) if value is not None else None
+    return None
+
+
 def entity_or_slot(tracker: Tracker, name: str) -> str | None:
     """The value the customer just said (entity ``name``) or else the slot ``name``.
 

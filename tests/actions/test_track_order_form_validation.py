@@ -71,3 +71,22 @@ def test_validation_when_the_form_is_not_active_never_rejects(run_action, make_t
     )
 
     assert outcome.events == []
+
+
+def test_a_number_in_the_new_address_does_not_replace_the_order(run_action, make_tracker, domain):
+    # The change-address form asks for the address; the NLU tagged the phone number in it
+    # as an order id. The order the customer gave before stays, with no "not found".
+    text = "12 Main Street, Springfield, phone 13812345678"
+    state = make_tracker(text, intent="inform", active_loop="change_address_form",
+                         entities={"order_id": "13812345678"},
+                         slots={"requested_slot": "shipping_address", "order_id": "13812345678"},
+                         slot_candidates={"order_id": "13812345678", "shipping_address": text})
+    user_at = next(i for i, e in enumerate(state["events"]) if e["event"] == "user")
+    state["events"].insert(user_at, {"event": "slot", "timestamp": 1.0, "name": "order_id", "value": "ORD-10007"})
+    domain["forms"]["change_address_form"] = {"required_slots": ["order_id", "shipping_address"]}
+    domain["actions"].append("validate_change_address_form")
+    outcome = run_action("validate_change_address_form", state, domain)
+
+    assert outcome.slots["order_id"] == "ORD-10007"
+    assert outcome.slots["shipping_address"] == text
+    assert not any("ORD" in t or "found" in t for t in outcome.texts)
