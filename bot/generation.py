@@ -12,10 +12,11 @@ store. The decision follows the domain's `answer_mode`:
   intent (an FAQ the knowledge covers: shipping times, returns, payment, opening hours).
   Everything else stays the curated template. A variation with `generate: false` opts out.
 
-Generation is CPU-bound and runs one answer at a time in a worker thread. When another
-answer is being written (beyond `max_waiting` queued ones), or generation took more than
-`max_busy_share` of a core over the last `BUSY_WINDOW_S` seconds, the template answers at
-once and the decision `busy` is recorded: under load the bot degrades to templates, never
+Generation is CPU-bound and runs one answer at a time in a worker thread. The template
+answers at once, with the decision `busy` recorded, when another answer is being written
+(beyond `max_waiting` queued ones), when generation took more than `max_busy_share` of a
+core over the last `BUSY_WINDOW_S` seconds, or when more than `max_turns_in_flight`
+customer turns are running in this process: under load the bot degrades to templates, never
 to delays, and the dialogue keeps the CPU it needs.
 
 A generated answer is shown only when the guard passes (confidence, intent consistency,
@@ -59,7 +60,7 @@ class GenerationService:
     """Wraps an `AnswerGenerator` for the async server: one generation at a time, off the event loop."""
 
     def __init__(self, generator: AnswerGenerator, *, answer_mode: str = "hybrid", max_waiting: int = 0,
-                 max_busy_share: float = 0.5) -> None:
+                 max_busy_share: float = 0.5, max_turns_in_flight: int = 4) -> None:
         if answer_mode not in ANSWER_MODES:
             raise ValueError(f"answer_mode must be one of {', '.join(ANSWER_MODES)}, got {answer_mode!r}")
         self.generator = generator
@@ -69,6 +70,7 @@ class GenerationService:
         self._lock = threading.Lock()
         self._pending = 0  # answers running or waiting for the lock (event-loop side only)
         self.max_busy_share = max_busy_share
+        self.max_turns_in_flight = max_turns_in_flight
         self._busy: deque[tuple[float, float]] = deque()  # (finished at, seconds spent) of recent answers
         knowledge = generator.knowledge.passages if generator.knowledge is not None else []
         # Deciding must be cheap (it runs on the event loop for every response): intents the
@@ -166,8 +168,10 @@ class GenerationService:
             await worker
 
     async def apply(self, event: dict[str, Any], tracker: Any, responses: Mapping[str, list[dict[str, Any]]], *,
-                    on_token: TokenCallback | None = None) -> dict[str, Any]:
+                    on_token: TokenCallback | None = None, turns_in_flight: int = 1) -> dict[str, Any]:
         """The `bot` event to store for a template `event`: generated when wanted and guarded, else `event`.
+
+        `turns_in_flight`: customer turns this process is running now (this one included).
 
         Never raises for a generator failure: it is logged and the template is kept.
         """
@@ -176,7 +180,8 @@ class GenerationService:
         request = self.request_for(tracker, has_template=bool(event.get("text")))
         if event.get("event") != "bot" or not self.wants_generation(name, list(responses.get(name, [])), request.utterance, request.intent):
             return event
-        if self._pending >= 1 + self.max_waiting or self.busy_share() >= self.max_busy_share:
+        if (self._pending >= 1 + self.max_waiting or self.busy_share() >= self.max_busy_share
+                or turns_in_flight > self.max_turns_in_flight):
             kept = dict(event)
             kept["metadata"] = {**metadata, "generation": {"decision": "busy"}}
             return kept

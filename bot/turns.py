@@ -78,6 +78,8 @@ class ConversationService:
         self.lock_wait_s = lock_wait_s
         self.lock_ttl_ms = lock_ttl_ms
         self.clock = clock
+        # Customer turns running now in this process: a load signal for answer generation.
+        self.turns_in_flight = 0
 
     # -- reading ------------------------------------------------------------------------
     async def history(self, conversation_id: str, *, after: str | None = None) -> list[StoredEvent]:
@@ -118,6 +120,16 @@ class ConversationService:
         ``on_token(stream_id, text)`` receives a generated answer's text as it is written
         (before its ``bot`` event is stored, which then carries the same stream id).
         """
+        self.turns_in_flight += 1
+        try:
+            return await self._handle_user_message(conversation_id, client_message_id, text, on_ack=on_ack,
+                                                   input_channel=input_channel, metadata=metadata, on_token=on_token)
+        finally:
+            self.turns_in_flight -= 1
+
+    async def _handle_user_message(self, conversation_id: str, client_message_id: str, text: str, *,
+                                   on_ack: AckCallback | None, input_channel: str, metadata: dict[str, Any] | None,
+                                   on_token: TokenCallback | None) -> TurnResult:
         async with self.store.lock_with_session(conversation_id, wait_s=self.lock_wait_s, ttl_ms=self.lock_ttl_ms
                                                 ) as (_, session):
             tracker, _ = await self._load_tracker(conversation_id, session)
@@ -238,7 +250,8 @@ class ConversationService:
                     if event.get("event") == "bot" and self.generation is not None:
                         # The domain's answer_mode decides whether the decoder answers instead
                         # of the template (guarded; the template stays when it fails).
-                        event = await self.generation.apply(event, tracker, self.engine.domain.responses, on_token=on_token)
+                        event = await self.generation.apply(event, tracker, self.engine.domain.responses,
+                                                            on_token=on_token, turns_in_flight=self.turns_in_flight)
                     tracker.update(event)
                     unstored.append(event)
                 continue

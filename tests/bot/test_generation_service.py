@@ -51,6 +51,9 @@ async def test_a_second_answer_while_one_is_written_gets_the_template_and_is_mar
                                          service.apply(template, tracker, responses))
     assert first["metadata"]["generation"]["decision"] in ("generated", "fallback_to_template", "handoff")
     assert second["metadata"]["generation"] == {"decision": "busy"} and second["text"] == template["text"]
+    # A server running many turns at once keeps its CPU for the dialogue.
+    crowded = await service.apply(template, tracker, responses, turns_in_flight=service.max_turns_in_flight + 1)
+    assert crowded["metadata"]["generation"] == {"decision": "busy"}
     # A generator that has used its share of the CPU lately also steps aside.
     service.max_busy_share = 1e-9
     third = await service.apply(template, tracker, responses)
