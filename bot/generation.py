@@ -60,7 +60,7 @@ class GenerationService:
     """Wraps an `AnswerGenerator` for the async server: one generation at a time, off the event loop."""
 
     def __init__(self, generator: AnswerGenerator, *, answer_mode: str = "hybrid", max_waiting: int = 0,
-                 max_busy_share: float = 0.5, max_turns_in_flight: int = 4) -> None:
+                 max_busy_share: float = 0.25, max_turns_in_flight: int = 4) -> None:
         if answer_mode not in ANSWER_MODES:
             raise ValueError(f"answer_mode must be one of {', '.join(ANSWER_MODES)}, got {answer_mode!r}")
         self.generator = generator
