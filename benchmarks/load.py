@@ -53,6 +53,7 @@ from websockets.asyncio.client import connect  # noqa: E402
 
 from actions.local_server import LocalActionServer  # noqa: E402
 from bot.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
+from bot.launcher import archiver_process  # noqa: E402
 
 # Scripted dialogues: (language, customer turns). Button payloads are sent as the widget
 # sends them. The order forms end in custom actions on the action server.
@@ -124,10 +125,15 @@ def ensure_default_model(model: Path) -> None:
 
 
 class LocalStack:
-    """Embedded Redis + action server + ``kefu serve`` in ``workdir``; stops all three on exit."""
+    """What ``kefu run`` starts, in ``workdir``: embedded Redis, action server, the archiver
+    (its own process, unless ``archiver_in_server``) and ``kefu serve``; stops them on exit."""
 
-    def __init__(self, workdir: Path, *, model: Path, project: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, workdir: Path, *, model: Path, project: Path, env: dict[str, str] | None = None,
+                 archiver_in_server: bool = False) -> None:
         self.workdir = workdir
+        self.archiver_in_server = archiver_in_server
+        self.archiver: subprocess.Popen[bytes] | None = None
+        self._archiver_context: Any = None
         self.model = model
         self.project = project
         self.env = env or {}
@@ -157,6 +163,10 @@ class LocalStack:
     def _start_server(self) -> None:
         env = {**os.environ, "KEFU_SECRET": secrets.token_hex(16), "KEFU_VAR_DIR": str(self.workdir),
                "PYTHONPATH": str(REPO_ROOT), **self.env}
+        if not self.archiver_in_server:
+            self._archiver_context = archiver_process(self.redis.local_url, var_dir=self.workdir, env=env)
+            self.archiver = self._archiver_context.__enter__()
+            env["KEFU_ARCHIVER"] = "0"
         command = [sys.executable, "-m", "bot.cli", "serve", "--model", str(self.model), "--project", str(self.project),
                    "--port", str(self.port), "--redis-url", self.redis.local_url,
                    "--action-endpoint", self.actions.webhook_url, "--log-level", "warning"]
@@ -181,6 +191,8 @@ class LocalStack:
             except subprocess.TimeoutExpired:
                 self.server.kill()
                 self.server.wait()
+        if self._archiver_context is not None:
+            self._archiver_context.__exit__(None, None, None)
         self.actions.stop()
         self.redis.stop()
 
@@ -307,14 +319,24 @@ def server_metrics(http_base: str) -> dict[str, Any]:
         return {}
     values: dict[str, float] = {}
     buckets: dict[str, float] = {}
+    turn_buckets: list[tuple[float, float]] = []
     for line in text.splitlines():
         if line.startswith("#") or " " not in line:
             continue
         name, value = line.rsplit(" ", 1)
         if name.startswith("kefu_nlu_batch_size_bucket"):
             buckets[name.split('le="')[1].rstrip('"}')] = float(value)
+        if name.startswith("kefu_turn_seconds_bucket"):
+            turn_buckets.append((float(name.split('le="')[1].rstrip('"}')), float(value)))
         values[name] = float(value)
     result: dict[str, Any] = {}
+    if turn_buckets and turn_buckets[-1][1]:
+        # The server's own view of a turn (lock to last event, no network or client): the
+        # bucket bound each quantile falls under, to see how much of the latency is the server's.
+        total = turn_buckets[-1][1]
+        for q in (50, 99):
+            bound = next(le for le, count in turn_buckets if count >= total * q / 100)
+            result[f"server_turn_p{q}_ms_at_most"] = round(bound * 1000, 1) if bound != float("inf") else None
     if values.get("kefu_nlu_seconds_count"):
         result["nlu_ms_mean"] = round(1000 * values["kefu_nlu_seconds_sum"] / values["kefu_nlu_seconds_count"], 2)
         result["nlu_parses"] = int(values["kefu_nlu_seconds_count"])
@@ -341,7 +363,8 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * fraction))]
 
 
-async def run_load(args: argparse.Namespace, url: str, redis_url: str, server_pid: int | None) -> dict[str, Any]:
+async def run_load(args: argparse.Namespace, url: str, redis_url: str, server_pid: int | None,
+                   archiver_pid: int | None = None) -> dict[str, Any]:
     stats = LoadStats()
     peak_rss: list[float] = []
 
@@ -354,6 +377,7 @@ async def run_load(args: argparse.Namespace, url: str, redis_url: str, server_pi
 
     sampler = asyncio.create_task(sample_rss())
     server_cpu_start = cpu_seconds(server_pid) if server_pid else None
+    archiver_cpu_start = cpu_seconds(archiver_pid) if archiver_pid else None
     client_cpu_start = time.process_time()
     redis_calls_start = await redis_calls(redis_url)
     rng = random.Random(args.seed)
@@ -365,6 +389,7 @@ async def run_load(args: argparse.Namespace, url: str, redis_url: str, server_pi
     await asyncio.gather(*customers)
     sampler.cancel()
     server_cpu = cpu_seconds(server_pid) if server_pid else None
+    archiver_cpu = cpu_seconds(archiver_pid) if archiver_pid else None
     client_cpu = time.process_time() - client_cpu_start
     redis_calls_made = await redis_calls(redis_url) - redis_calls_start
     redis_commands = sum(redis_calls_made.values())
@@ -399,6 +424,11 @@ async def run_load(args: argparse.Namespace, url: str, redis_url: str, server_pi
         # CPU per turn does not depend on what else runs on the machine, unlike latency.
         "server_cpu_ms_per_turn": (round(1000 * (server_cpu - server_cpu_start) / len(latencies), 2)
                                    if latencies and server_cpu is not None and server_cpu_start is not None else None),
+        # A separate archiver's share, so the whole server side's CPU is on record.
+        "archiver_cpu_ms_per_turn": (round(1000 * (archiver_cpu - archiver_cpu_start) / len(latencies), 2)
+                                     if latencies and archiver_cpu is not None and archiver_cpu_start is not None
+                                     else None),
+        "archiver_rss_mb": round(rss_mb(archiver_pid) or 0, 1) if archiver_pid else None,
         "client_cpu_ms_per_turn": round(1000 * client_cpu / len(latencies), 2) if latencies else None,
         "redis_commands_per_turn": round(redis_commands / len(latencies), 2) if latencies else None,
         "redis_script_calls_per_turn": round(redis_scripts / len(latencies), 2) if latencies else None,
@@ -426,6 +456,9 @@ def main() -> None:
     parser.add_argument("--project", type=Path, default=REPO_ROOT / "dialogues", help="Rasa project for our own server")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra environment for our own server (repeatable), e.g. KEFU_ARCHIVER=0")
+    parser.add_argument("--archiver", choices=["process", "in-server"], default="process",
+                        help="our own stack's transcript archiver: its own process, as `kefu run` and compose "
+                             "run it (default), or inside `kefu serve`")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if args.conversations < 1 or args.seconds <= 0:
@@ -441,9 +474,12 @@ def main() -> None:
         except ValueError:
             parser.error("--server-env takes NAME=VALUE")
         with tempfile.TemporaryDirectory(prefix="kefu-load-") as tmp, \
-                LocalStack(Path(tmp), model=args.model, project=args.project, env=server_env) as stack:
+                LocalStack(Path(tmp), model=args.model, project=args.project, env=server_env,
+                           archiver_in_server=args.archiver == "in-server") as stack:
             args.redis_prefix = "kefu:"
-            result = asyncio.run(run_load(args, stack.ws_url, stack.redis.url, stack.pid))
+            archiver_pid = stack.archiver.pid if stack.archiver else None
+            result = asyncio.run(run_load(args, stack.ws_url, stack.redis.url, stack.pid, archiver_pid))
+        result["archiver"] = args.archiver
     if args.server_env:
         result["server_env"] = args.server_env
     print(json.dumps(result, ensure_ascii=False))

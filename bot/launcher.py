@@ -123,6 +123,24 @@ BITEXT_RESPONSES_CSV = (PROJECT_ROOT.parent / "shared" / "datasets" / "bitext-cu
                         / "Bitext_Sample_Customer_Support_Training_Dataset.csv")
 
 
+@contextlib.contextmanager
+def archiver_process(redis_url: str, *, var_dir: Path, env: dict[str, str] | None = None
+                     ) -> Iterator[subprocess.Popen[bytes]]:
+    """``kefu archiver`` as a child process: the archive's SQL work stays off the web
+    server's event loop (as in the compose deployment)."""
+    base = env if env is not None else dict(os.environ)
+    env = {**base, "PYTHONPATH": str(PROJECT_ROOT) + os.pathsep + base.get("PYTHONPATH", "")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "archiver", "--redis-url", redis_url],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(var_dir / "archiver.log", "ab"),
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        stop_process_group(process)
+
+
 def _train_default_bot(models_root: Path, threads: int | None) -> Path:
     from nlu_model import cli as nlu_cli
 
@@ -196,7 +214,7 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 
 def run_everything(args: argparse.Namespace) -> int:
-    """``kefu run``: train if needed, then Redis + action server + web server."""
+    """``kefu run``: train if needed, then Redis + action server + archiver + web server."""
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     models_root = PROJECT_ROOT / "models"
     model = args.model or newest_model_dir(models_root) or _train_default_bot(models_root, args.threads)
@@ -209,6 +227,9 @@ def run_everything(args: argparse.Namespace) -> int:
         if not ready.action_endpoint:
             endpoint = stack.enter_context(action_server(args.actions_port, var_dir=settings.var_dir))
             ready = ready.with_overrides(action_endpoint=endpoint)
+        if os.environ.get("KEFU_ARCHIVER", "1") != "0":
+            stack.enter_context(archiver_process(ready.redis_url, var_dir=settings.var_dir))  # type: ignore[arg-type]
+            os.environ["KEFU_ARCHIVER"] = "0"  # the child archives; the web server does not
         server = uvicorn.Server(_uvicorn_config(ready, args.host, args.port, args.log_level))
         trainer = None
         if args.model is None and wants_decoder_training(model, ready.project_dir):

@@ -31,6 +31,19 @@ def wait_for_line(log: Path, needle: str, process: subprocess.Popen[bytes], time
     raise AssertionError(f"{needle!r} not printed:\n{log.read_text(errors='replace')[-3000:]}")
 
 
+def archivers(tmp_path: Path) -> list[int]:
+    """Pids of `kefu archiver` processes working for the `kefu run` under ``tmp_path``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"archiver" in command and any(str(tmp_path).encode() in part for part in command):
+            found.append(int(proc.name))
+    return found
+
+
 def port_open(port: int) -> bool:
     try:
         httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5)
@@ -62,11 +75,13 @@ async def test_kefu_run_starts_everything_and_a_signal_stops_it(tiny_model: Path
             _, replies = await chat.say("hello")
             assert replies and replies[0]["source"] == "template"
         assert (tmp_path / "var" / "redis" / "appendonly.aof").exists()
+        assert archivers(tmp_path), "kefu run starts the transcript archiver as its own process"
     finally:
         process.send_signal(stop_signal)
         process.wait(timeout=30)
-    # The signal stopped the web server, the action server and the embedded Redis.
+    # The signal stopped the web server, the action server, the archiver and the embedded Redis.
     assert not port_open(port) and not port_open(actions_port)
+    assert not archivers(tmp_path)
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", redis_port), timeout=1).close()
 
