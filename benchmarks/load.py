@@ -20,7 +20,8 @@ Keys: ``turns_per_s``, latency percentiles of a turn (message sent -> ``typing o
 ``errors`` (error frames, timeouts, dropped connections), ``lost`` (acked customer messages
 missing from the transcript, plus stored bot messages the client was never sent),
 ``duplicated`` (a client message id stored twice, or a frame delivered twice),
-``server_rss_mb`` (peak), and the server's own NLU figures from ``/metrics``.
+``server_rss_mb`` (peak; the server process and its NLU process together), and the server's
+own NLU figures from ``/metrics``.
 """
 
 from __future__ import annotations
@@ -94,25 +95,49 @@ class LoadStats:
 
 
 # -- the stack under test ---------------------------------------------------------------
-def rss_mb(pid: int) -> float | None:
-    """Resident memory of ``pid`` in MB, or None when it is gone."""
+def _stat_fields(pid: int) -> list[str] | None:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+        # Counted after the ")" that ends the command name (which may hold spaces).
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return None
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants: the server and the NLU process it spawned."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat_fields(int(entry.name))):
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo += children.get(current, [])
+    return tree
+
+
+def rss_mb(pid: int) -> float | None:
+    """Resident memory of ``pid`` and its descendants in MB, or None when it is gone."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            if member == pid:
+                return None
+    return total / 1024
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of ``pid`` (all its threads) so far, or None when it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+    """User + system CPU time of ``pid`` and its descendants (all threads) so far, or None
+    when it is gone."""
+    if _stat_fields(pid) is None:
         return None
-    # Fields 14 and 15 of proc(5) (utime, stime), counted after the ")" that ends the name.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    # Fields 14 and 15 of proc(5): utime, stime.
+    return sum(int(f[11]) + int(f[12]) for m in process_tree(pid) if (f := _stat_fields(m))) / os.sysconf("SC_CLK_TCK")
 
 
 def ensure_default_model(model: Path) -> None:

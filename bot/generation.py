@@ -99,7 +99,12 @@ class GenerationService:
         if answer_mode == "template" or model_dir is None:
             return None
         try:
-            service = cls.load(model_dir, project_dir, answer_mode=answer_mode, predictor=getattr(nlu.parser, "predictor", None))
+            from nlu_model.inference import Predictor
+
+            # Share the serving model when it lives in this process; else load one here.
+            predictor = getattr(nlu.parser, "predictor", None)
+            service = cls.load(model_dir, project_dir, answer_mode=answer_mode,
+                               predictor=predictor if isinstance(predictor, Predictor) else None, threads=1)
         except Exception:
             log.exception("the answer decoder in %s could not be loaded; answering with templates", model_dir)
             return None
