@@ -79,7 +79,7 @@ class NluService:
         if in_process:
             predictor: Any = Predictor.load(model_dir, threads=threads)
         else:
-            from nlu_model.predictor_process import PredictorProcess
+            from nlu_model.inference import PredictorProcess
 
             predictor = PredictorProcess(model_dir, threads=threads)
         return cls(BatchingPredictor(predictor, max_batch=max_batch), model_dir=model_dir)

@@ -6,6 +6,7 @@ predictor.parse("where is my order 123")               # {"text", "language", "i
 batcher = BatchingPredictor(predictor)                 # for many concurrent conversations
 await batcher.parse("hello")                           # micro-batched, off the event loop
 batcher.close()
+in_child = PredictorProcess("models/default")          # the same parse_batch, in a child process
 ```
 Below the fitted confidence / ambiguity thresholds the intent becomes `nlu_fallback` (the
 original ranking is kept), as Rasa's FallbackClassifier does. Raises `ModelFolderError`
@@ -23,6 +24,7 @@ import torch
 from .batching import BatchingPredictor
 from .checkpoint import FALLBACK_INTENT, LoadedModel, ModelFolderError, load_model
 from .encoding import decode_entities, encode_texts, pad
+from .predictor_process import PredictorProcess  # noqa: F401  (the serving door for servers)
 from .model import NluOutput
 from .quantize import quantize_int8
 from .rule_entities import RuleEntityExtractor, merge_entities
