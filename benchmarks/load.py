@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import ipaddress
 import json
 import os
@@ -84,6 +85,7 @@ class ConversationLog:
 @dataclass
 class LoadStats:
     latencies_ms: list[float] = field(default_factory=list)
+    timeline: list[tuple[float, float]] = field(default_factory=list)  # (finished at, latency ms)
     # The same latencies split by what answered: the action server (custom actions, forms) or not.
     latencies_by_kind: dict[str, list[float]] = field(default_factory=lambda: {"action": [], "no_action": []})
     errors: Counter[str] = field(default_factory=Counter)
@@ -259,6 +261,7 @@ async def run_turn(ws: Any, text: str, message_id: str, log: ConversationLog, st
         elif kind == "typing" and frame.get("on") is False:
             now = time.monotonic()
             stats.latencies_ms.append((now - started) * 1000)
+            stats.timeline.append((now, (now - started) * 1000))
             stats.latencies_by_kind["action" if "action" in sources else "no_action"].append((now - started) * 1000)
             stats.first_turn_at = stats.first_turn_at or started
             stats.last_turn_at = max(stats.last_turn_at, now)
@@ -351,6 +354,12 @@ def server_metrics(http_base: str) -> dict[str, Any]:
         name, value = line.rsplit(" ", 1)
         if name.startswith("kefu_nlu_batch_size_bucket"):
             buckets[name.split('le="')[1].rstrip('"}')] = float(value)
+        if name.startswith("kefu_gc_pause_seconds_sum"):
+            generation = name.split('generation="')[1].split('"')[0]
+            values[f"gc_pause_seconds_sum_{generation}"] = float(value)
+        if name.startswith("kefu_gc_pause_seconds_count"):
+            generation = name.split('generation="')[1].split('"')[0]
+            values[f"gc_pause_count_{generation}"] = float(value)
         if name.startswith("kefu_turn_seconds_bucket"):
             turn_buckets.append((float(name.split('le="')[1].rstrip('"}')), float(value)))
         values[name] = float(value)
@@ -362,6 +371,10 @@ def server_metrics(http_base: str) -> dict[str, Any]:
         for q in (50, 99):
             bound = next(le for le, count in turn_buckets if count >= total * q / 100)
             result[f"server_turn_p{q}_ms_at_most"] = round(bound * 1000, 1) if bound != float("inf") else None
+    for generation in ("0", "1", "2"):
+        if values.get(f"gc_pause_count_{generation}"):
+            result[f"server_gc{generation}_collections"] = int(values[f"gc_pause_count_{generation}"])
+            result[f"server_gc{generation}_ms_total"] = round(1000 * values[f"gc_pause_seconds_sum_{generation}"], 1)
     if values.get("kefu_nlu_seconds_count"):
         result["nlu_ms_mean"] = round(1000 * values["kefu_nlu_seconds_sum"] / values["kefu_nlu_seconds_count"], 2)
         result["nlu_parses"] = int(values["kefu_nlu_seconds_count"])
@@ -400,6 +413,13 @@ async def run_load(args: argparse.Namespace, url: str, redis_url: str, server_pi
                 peak_rss.append(value)
             await asyncio.sleep(0.5)
 
+    # The load generator's own garbage collector must not pause the clock: with thousands of
+    # finished conversations kept for the transcript check, its full collections took
+    # longer and longer as the run went on and showed up as "latency".
+    if os.environ.get("LOAD_GC", "off") == "off":
+        gc.collect()
+        gc.freeze()
+        gc.disable()
     sampler = asyncio.create_task(sample_rss())
     server_cpu_start = cpu_seconds(server_pid) if server_pid else None
     archiver_cpu_start = cpu_seconds(archiver_pid) if archiver_pid else None
@@ -434,6 +454,10 @@ async def run_load(args: argparse.Namespace, url: str, redis_url: str, server_pi
         "p50_ms": round(percentile(latencies, 0.50), 1),
         "p95_ms": round(percentile(latencies, 0.95), 1),
         "p99_ms": round(percentile(latencies, 0.99), 1),
+        # p99 of each tenth of the run: a slow start (or a slow drift) shows here.
+        "p99_ms_by_tenth": [round(percentile(sorted(ms for at, ms in stats.timeline if lo <= at < lo + (elapsed or 1) / 10), 0.99), 1)
+                            for lo in [stats.first_turn_at + i * (elapsed or 1) / 10 for i in range(10)]]
+                           if stats.first_turn_at else [],
         "max_ms": round(latencies[-1], 1) if latencies else None,
         "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
         **{f"p{q}_ms_{kind}_turns": round(percentile(sorted(values), q / 100), 1)

@@ -6,6 +6,10 @@ not collide. Names follow Prometheus conventions: ``kefu_<what>_<unit>``.
 
 from __future__ import annotations
 
+import gc
+import time
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
@@ -32,9 +36,25 @@ class Metrics:
         self.fallbacks = Counter("kefu_fallbacks_total", "Messages the bot did not understand", registry=self.registry)
         self.handoffs = Counter("kefu_handoffs_total", "Conversations handed to a person", registry=self.registry)
         self.errors = Counter("kefu_errors_total", "Error frames sent, by code", ["code"], registry=self.registry)
+        self.gc_pauses = Histogram("kefu_gc_pause_seconds", "Garbage collector pauses, by generation", ["generation"],
+                                   buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5), registry=self.registry)
         self.answers = Counter("kefu_generated_answers_total",
                                "Answers the generator was asked for, by the guard's decision (generated, "
                                "fallback_to_template, handoff, busy)", ["decision"], registry=self.registry)
+
+    def watch_garbage_collector(self) -> Callable[[], None]:
+        """Time every collection of the garbage collector (a full one pauses every turn);
+        returns the function that stops watching."""
+        started: dict[int, float] = {}
+
+        def on_collect(phase: str, info: dict) -> None:
+            if phase == "start":
+                started[info["generation"]] = time.perf_counter()
+            elif (begun := started.pop(info["generation"], None)) is not None:
+                self.gc_pauses.labels(str(info["generation"])).observe(time.perf_counter() - begun)
+
+        gc.callbacks.append(on_collect)
+        return lambda: gc.callbacks.remove(on_collect)
 
     def observe_turn_events(self, events: list[dict]) -> None:
         """Count fallbacks, handoffs and generation decisions among a turn's new events."""
