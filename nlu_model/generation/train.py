@@ -31,6 +31,10 @@ from .memory import MemoryEncoder, build_memory
 from .pairs import BITEXT_LICENSE, GenerationPair, knowledge_pairs, load_bitext_pairs, load_project_pairs, stratified_split
 
 
+class NoAnswerPairsError(ValueError):
+    """The project has no responses, answer CSV or knowledge passages to learn answers from."""
+
+
 @dataclass(frozen=True)
 class GeneratorConfig:
     # Sized for 2 CPU cores: ~1.8M parameters. Measured on a 2-core machine shared with other jobs
@@ -122,7 +126,7 @@ def train_generator(
     predictor = Predictor.load(model_dir)
     pairs, passages, counts = gather_pairs(data_path, bitext_csv=bitext_csv, knowledge_dir=knowledge_dir, config=config, seed=seed)
     if not pairs:
-        raise ValueError("no training pairs for the answer decoder: no responses, Bitext file or knowledge passages found")
+        raise NoAnswerPairsError("no training pairs for the answer decoder: no responses, Bitext file or knowledge passages found")
 
     previous = load_decoder(model_dir) if resume else None
     if previous is not None:
