@@ -39,12 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    train = commands.add_parser("train", help="train the NLU model from a Rasa project, NLU YAML or CSV",
-                                description="Train Kefu's transformer on this CPU and write a self-contained model folder.")
+    train = commands.add_parser("train", help="train the NLU model (and the answer decoder) from a Rasa project, NLU YAML or CSV",
+                                description="Train Kefu's transformer on this CPU and write a self-contained model folder: "
+                                            "the NLU model, then (for a project with responses, or --answers-csv) the "
+                                            "answer decoder.")
     nlu_cli.add_train_arguments(train)
 
-    evaluate = commands.add_parser("eval", help="measure a trained model on labelled data",
-                                   description="Intent accuracy, macro-F1, per-intent scores, confusions and latency.")
+    evaluate = commands.add_parser("eval", help="measure a trained model on labelled data (or its answer decoder)",
+                                   description="Intent accuracy, macro-F1, per-intent scores, confusions and latency; "
+                                               "with --generation, the answer decoder's held-out benchmark.")
     nlu_cli.add_eval_arguments(evaluate)
 
     serve = commands.add_parser("serve", help="run the web server (widget, /ws chat socket, /healthz)",
