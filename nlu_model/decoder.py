@@ -169,14 +169,31 @@ class AnswerDecoder(nn.Module):
         mask = torch.cat([torch.ones_like(memory.mask[:, :1]), memory.mask], dim=1)  # (B, 1 + M)
         return states, mask
 
-    def forward(self, ids: torch.Tensor, memory: GenerationMemory) -> torch.Tensor:
-        """Teacher-forced logits for training: (B, T) ids -> (B, T, vocab)."""
+    def hidden(self, ids: torch.Tensor, memory: GenerationMemory) -> torch.Tensor:
+        """Teacher-forced final states: (B, T) ids -> (B, T, C), before the vocabulary projection."""
         B, T = ids.shape
         states, mask = self.encode_memory(memory)
         x = self.drop(self.wte(ids) + self.wpe(torch.arange(T, device=ids.device)))  # (B, T, C)
         for block in self.blocks:
             x = block(x, states, mask)
-        return self.lm_head(self.ln_f(x))
+        return self.ln_f(x)
+
+    def forward(self, ids: torch.Tensor, memory: GenerationMemory) -> torch.Tensor:
+        """Teacher-forced logits: (B, T) ids -> (B, T, vocab)."""
+        return self.lm_head(self.hidden(ids, memory))
+
+    def loss(self, ids: torch.Tensor, memory: GenerationMemory, *, pad_id: int, row_multiple: int = 256) -> torch.Tensor:
+        """Mean cross-entropy of every next token of `[BOS] answer [EOS] [PAD]...` rows (B, T)."""
+        x = self.hidden(ids[:, :-1], memory).flatten(0, 1)  # (B*(T-1), C)
+        targets = ids[:, 1:].flatten()  # (B*(T-1),)
+        # The vocabulary projection is the costliest layer: run it where a token follows, not
+        # over padding. The row count is rounded up to `row_multiple` (a few padding rows,
+        # ignored) because oneDNN keeps a kernel per matrix shape: one new shape per batch
+        # grew a training run by gigabytes. Log-softmax in float32 even under bfloat16 autocast.
+        real_first = torch.argsort((targets == pad_id).to(torch.uint8), stable=True)
+        rows = real_first[: -(-int((targets != pad_id).sum()) // row_multiple) * row_multiple]
+        logits = self.lm_head(x[rows])  # (N, vocab)
+        return F.cross_entropy(logits.float(), targets[rows], ignore_index=pad_id)
 
     def start_cache(self, memory: GenerationMemory) -> tuple[list[LayerCache], torch.Tensor, torch.Tensor]:
         """Fresh per-layer caches plus the projected memory, for `step`."""

@@ -5,8 +5,11 @@ responses that training left out (same fraction and seed, read from `decoder.jso
 answer for each held-out utterance and reports (keys are the issue's):
 - `rouge_l`: ROUGE-L F1 of the generated answers (before the guard) against the reference;
 - `retrieval_rouge_l`: the same for the nearest training answer by encoder embedding;
-- `intent_consistency_shipped`: share of shipped answers the NLU model classifies back to the
-  customer's intent (a template shipped instead counts as consistent only if it classifies back too);
+- `intent_consistency_shipped`: share of shipped answers the answer-intent classifier
+  (`answer_intent.py`, the guard's) classifies back to the customer's intent (a template
+  shipped instead counts as consistent only if it classifies back too);
+- `answer_intent_accuracy_references`: that classifier's accuracy on the held-out reference
+  answers (placeholders rendered), which it never saw: how far its verdicts can be trusted;
 - `ungrounded_before_guard` / `ungrounded_shipped`: share of answers stating a specific that is
   in neither the conversation, the slots, the settings nor the knowledge base;
 - `fallback_rate`: share of answers the guard replaced;
@@ -29,7 +32,7 @@ import yaml
 
 from .decoding import AnswerGenerator, AnswerRequest, DecodingOptions
 from .guard import find_specifics
-from .pairs import DEFAULT_BITEXT_CSV, GenerationPair, intent_responses, load_bitext_pairs, response_texts, stratified_split
+from .pairs import DEFAULT_BITEXT_CSV, GenerationPair, bitext_splits, intent_responses, load_bitext_pairs, response_texts
 from .placeholders import PlaceholderValues, render
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -82,12 +85,27 @@ def evaluate_generation(
     limit: int | None = None,
     timing_runs: int = 5,
     progress: Callable[[int, int], None] | None = None,
+    split: str = "held_out",
+    options: DecodingOptions | None = None,
 ) -> dict[str, Any]:
-    """Run the benchmark; `limit` keeps the first N held-out pairs per the split's order (stratified)."""
+    """Run the benchmark; `limit` keeps the first N held-out pairs per the split's order (stratified).
+
+    `split="tuning"` evaluates the tuning split instead (also never trained on: the place to
+    choose decoding `options`, which the held-out split must not influence). Raises
+    `ValueError` for an unknown split or a decoder trained without a tuning split.
+    """
     project_dir = Path(project_dir)
     generator = AnswerGenerator.load(model_dir, knowledge_dir=project_dir / "knowledge", settings_path=project_dir / "settings.yml")
     held = generator_info_split(generator)
-    train, held_out = stratified_split(load_bitext_pairs(bitext_csv), held["fraction"], held["seed"])
+    train, tuning, held_out = bitext_splits(load_bitext_pairs(bitext_csv), held_out_fraction=held["fraction"],
+                                            tuning_fraction=held["tuning_fraction"], seed=held["seed"])
+    if split == "held_out":
+        train = train + tuning  # the retrieval baseline may use every answer not held out
+    elif split == "tuning" and tuning:
+        held_out = tuning
+    else:
+        raise ValueError(f"split must be 'held_out' or 'tuning' (and the decoder trained with one), not {split!r}")
+    total = len(held_out)
     if limit is not None:
         held_out = _stratified_head(held_out, limit)
     templates = english_templates(project_dir)
@@ -98,17 +116,19 @@ def evaluate_generation(
     nearest = (held_vectors @ train_vectors.T).argmax(dim=1).tolist()
 
     rows: list[dict[str, Any]] = []
+    references: list[str] = []
     for index, pair in enumerate(held_out):
         slots = _slots(generator, pair.utterance)
         values = PlaceholderValues.collect(slots, generator.settings.values, generator.settings.sources)
         request = AnswerRequest(pair.utterance, pair.intent, slots, has_template=pair.intent in templates)
-        answer = generator.generate(request)
+        answer = generator.generate(request, options)
         reference = render(pair.answer, values)
+        references.append(reference)
         retrieved = render(train[nearest[index]].answer, values)
         shipped_text = answer.text if answer.shipped else templates.get(pair.intent, "")
         facts = generator.known_facts(request)
         shipped_intent = answer.verdict.answer_intent if answer.shipped else (
-            generator.predictor.parse(shipped_text)["intent_ranking"][0]["name"] if shipped_text else None)
+            generator.answer_intent.classify([shipped_text])[0] if shipped_text else None)
         rows.append({
             "rouge_l": rouge_l(answer.generated_text, reference),
             "rouge_l_shipped": rouge_l(shipped_text, reference),
@@ -130,6 +150,7 @@ def evaluate_generation(
     timed_tokens = min(150, generator.decoder.config.max_len - 1)
     timing = [generator.generate(AnswerRequest(p.utterance, p.intent), DecodingOptions(max_new_tokens=timed_tokens, min_new_tokens=timed_tokens))
               for p in held_out[:timing_runs]]
+    reference_accuracy = generator.answer_intent.accuracy(references, [p.intent for p in held_out])
     per_token_ms = statistics.median(a.total_ms / max(a.tokens, 1) for a in timing) if timing else None
     count = len(rows)
 
@@ -140,13 +161,15 @@ def evaluate_generation(
         return round(sum(r[key] for r in rows) / count, 4) if count else 0.0
 
     return {
+        "split": split,
         "held_out_pairs": count,
-        "held_out_total": len(stratified_split(load_bitext_pairs(bitext_csv), held["fraction"], held["seed"])[1]),
+        "held_out_total": total,
         "rouge_l": mean("rouge_l"),
         "rouge_l_shipped": mean("rouge_l_shipped"),
         "retrieval_rouge_l": mean("retrieval_rouge_l"),
         "intent_consistency_generated": share("consistent_generated"),
         "intent_consistency_shipped": share("consistent_shipped"),
+        "answer_intent_accuracy_references": round(reference_accuracy, 4),
         "ungrounded_before_guard": share("ungrounded_before"),
         "ungrounded_shipped": share("ungrounded_shipped"),
         "fallback_rate": share("fallback"),
@@ -160,9 +183,10 @@ def evaluate_generation(
 
 
 def generator_info_split(generator: AnswerGenerator) -> dict[str, Any]:
-    """The held-out fraction and seed the decoder was trained with (so the split is the same)."""
+    """The held-out and tuning fractions and the seed the decoder was trained with (so the splits are the same)."""
     held = generator.decoder_info.get("held_out", {})
-    return {"fraction": held.get("bitext_fraction", 0.1), "seed": held.get("seed", 0)}
+    tuning = generator.decoder_info.get("tuning", {})
+    return {"fraction": held.get("bitext_fraction", 0.1), "seed": held.get("seed", 0), "tuning_fraction": tuning.get("bitext_fraction", 0.0)}
 
 
 def _stratified_head(pairs: Sequence[GenerationPair], limit: int) -> list[GenerationPair]:

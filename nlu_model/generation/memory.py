@@ -56,10 +56,11 @@ class MemoryEncoder:
         return EncodedTexts(states, torch.cat(pooled) if pooled else torch.zeros(0, width))
 
 
-def build_memory(message_states: Sequence[torch.Tensor], passage_states: Sequence[torch.Tensor | None], intents: Sequence[int]) -> GenerationMemory:
-    """Pad `[message ; passage]` state sequences into one batch with its mask."""
+def build_memory(message_states: Sequence[torch.Tensor], passage_states: Sequence[torch.Tensor | None], intents: Sequence[int],
+                 *, width_multiple: int = 1) -> GenerationMemory:
+    """Pad `[message ; passage]` state sequences into one batch with its mask (width rounded up to `width_multiple`)."""
     rows = [m if p is None else torch.cat([m, p]) for m, p in zip(message_states, passage_states)]
-    width = max(r.shape[0] for r in rows)
+    width = -(-max(r.shape[0] for r in rows) // width_multiple) * width_multiple
     dim = rows[0].shape[1]
     states = torch.zeros(len(rows), width, dim)
     mask = torch.zeros(len(rows), width, dtype=torch.bool)

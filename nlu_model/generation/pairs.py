@@ -11,6 +11,7 @@ Three sources, all with answers whose fact placeholders are canonical (`placehol
 
 `stratified_split(pairs, fraction, seed)` holds out the same share of every intent; the same
 seed always gives the same split (the benchmark's held-out 10 % is never trained on).
+`bitext_splits` adds a small tuning split for decoding options.
 """
 from __future__ import annotations
 
@@ -39,16 +40,16 @@ class GenerationPair:
     utterance: str
     intent: str
     answer: str  # with canonical `{{Placeholder}}` tokens
-    passage_id: str | None = None  # the knowledge passage the answer is written from
+    passage_id: str | None = None  # the knowledge passage in the decoder's memory (train.as_served adds retrieval's)
     source: str = "bitext"  # bitext | domain | knowledge
 
 
 def load_bitext_pairs(csv_path: str | Path = DEFAULT_BITEXT_CSV) -> list[GenerationPair]:
-    """Bitext rows as pairs, answers canonicalised; rows without an answer are skipped."""
+    """Bitext rows as pairs, answers canonicalised (and `\r\n` as `\n`); rows without an answer are skipped."""
     with open(csv_path, encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     return [
-        GenerationPair(row["instruction"].strip(), row["intent"].strip(), canonicalize(row["response"].strip()))
+        GenerationPair(row["instruction"].strip(), row["intent"].strip(), canonicalize(row["response"].strip().replace("\r\n", "\n")))
         for row in rows
         if row.get("response", "").strip() and row.get("instruction", "").strip()
     ]
@@ -68,6 +69,19 @@ def stratified_split(pairs: Sequence[GenerationPair], fraction: float, seed: int
         held_out += group[:cut]
         train += group[cut:]
     return train, held_out
+
+
+def bitext_splits(pairs: Sequence[GenerationPair], *, held_out_fraction: float, tuning_fraction: float,
+                  seed: int) -> tuple[list[GenerationPair], list[GenerationPair], list[GenerationPair]]:
+    """(train, tuning, held_out), each stratified by intent.
+
+    The held-out split (the benchmark's, chosen by `seed`) is exactly `stratified_split`'s;
+    the tuning split (`seed + 1`, from the rest) is not trained on either: decoding options
+    are chosen on it, never on the held-out split.
+    """
+    rest, held_out = stratified_split(pairs, held_out_fraction, seed)
+    train, tuning = stratified_split(rest, tuning_fraction, seed + 1) if tuning_fraction > 0 else (rest, [])
+    return train, tuning, held_out
 
 
 _RASA_SLOT = re.compile(r"\{(\w+)\}")
@@ -112,24 +126,41 @@ def intent_responses(project: Path, domain: dict[str, Any]) -> dict[str, str]:
     return mapping
 
 
-def load_project_pairs(project: str | Path, *, per_intent: int = 20, seed: int = 0) -> list[GenerationPair]:
-    """Pairs from a Rasa project folder: up to `per_intent` NLU examples per intent and language -> its response."""
+def project_answers(project: str | Path) -> dict[tuple[str, str], list[str]]:
+    """(intent, language) -> the texts of the response answering it, slots written as placeholders."""
     project = Path(project)
     domain_path = project / "domain.yml"
     if not domain_path.is_file():
-        return []
+        return {}
     domain = yaml.safe_load(domain_path.read_text(encoding="utf-8")) or {}
     texts = response_texts(domain)
-    mapping = intent_responses(project, domain)
+    out: dict[tuple[str, str], list[str]] = {}
+    for intent, name in intent_responses(project, domain).items():
+        for language, variations in texts.get(name, {}).items():
+            answers = [a for a in (_slot_to_placeholder(text) for text in variations) if a]
+            if answers:
+                out[(intent, language)] = answers
+    return out
+
+
+def load_project_pairs(project: str | Path, *, per_intent: int = 20, seed: int = 0,
+                       skip: set[tuple[str, str]] = frozenset()) -> list[GenerationPair]:
+    """Pairs from a Rasa project folder: up to `per_intent` NLU examples per intent and language -> its response.
+
+    `skip`: (intent, language) combinations to leave out (another source answers them).
+    """
+    project = Path(project)
+    answers_by_key = project_answers(project)
+    if not answers_by_key:
+        return []
     examples: dict[tuple[str, str], list[str]] = defaultdict(list)
     for example in load_training_data(project).examples:
         examples[(example.intent, detect_language(example.text))].append(example.text)
     rng = random.Random(seed)
     pairs = []
     for (intent, language), utterances in sorted(examples.items()):
-        answers = texts.get(mapping.get(intent, ""), {}).get(language, [])
-        answers = [a for a in (_slot_to_placeholder(text) for text in answers) if a]
-        if not answers:
+        answers = answers_by_key.get((intent, language), [])
+        if not answers or (intent, language) in skip:
             continue
         chosen = sorted(utterances)
         rng.shuffle(chosen)

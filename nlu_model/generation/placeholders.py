@@ -101,6 +101,21 @@ class PlaceholderValues:
         return name in self.values
 
 
+def placeholders_for_values(text: str, slots: Mapping[str, object], sources: Mapping[str, tuple[str, str]] | None = None) -> str:
+    """Filling backwards: each slot value stated in `text` becomes its placeholder (`{{Order Number}}`).
+
+    Training answers repeat what the customer wrote ("cancel order 00123842"); the decoder
+    cannot copy such a value, so it learns the placeholder that the slot fills when answering.
+    Values shorter than 3 characters are left alone (too likely to match by accident).
+    """
+    by_slot = {key: name for name, (kind, key) in (sources or DEFAULT_SOURCES).items() if kind == "slot"}
+    for slot, value in sorted(slots.items(), key=lambda item: -len(str(item[1]))):
+        value = str(value).strip()
+        if slot in by_slot and len(value) >= 3:
+            text = re.sub(rf"(?<!\w){re.escape(value)}(?!\w)", token_for(by_slot[slot]), text)
+    return text
+
+
 # Words that only announce a removed fact ("order number {{Order Number}}", "call us at {{...}}").
 _ANNOUNCING = r"(?:(?:with\s+)?(?:the\s+)?(?:order\s+|invoice\s+)?(?:number|no\.|id|#)|at|on|via|to|is|:)"
 

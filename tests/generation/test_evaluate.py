@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from nlu_model.generation.evaluate import rouge_l
-from nlu_model.generation.pairs import GenerationPair, stratified_split
+from nlu_model.generation.pairs import GenerationPair, bitext_splits, stratified_split
 
 
 def test_rouge_l_is_lcs_f1_over_words() -> None:
@@ -18,3 +18,13 @@ def test_split_is_stratified_and_fixed_by_seed() -> None:
     assert sorted(p.intent for p in held) == ["a", "a", "b", "b"]
     assert stratified_split(pairs, 0.1, seed=3) == (train, held)
     assert not {p.utterance + p.intent for p in held} & {p.utterance + p.intent for p in train}
+
+
+def test_the_tuning_split_leaves_the_held_out_split_unchanged() -> None:
+    pairs = [GenerationPair(f"q{i}", intent, "a") for intent in ("a", "b") for i in range(40)]
+    train, tuning, held = bitext_splits(pairs, held_out_fraction=0.1, tuning_fraction=0.05, seed=3)
+    assert held == stratified_split(pairs, 0.1, seed=3)[1]
+    assert sorted(p.intent for p in tuning) == ["a", "a", "b", "b"]
+    assert len(train) + len(tuning) + len(held) == len(pairs)
+    assert not {p.utterance + p.intent for p in tuning} & {p.utterance + p.intent for p in train + held}
+    assert bitext_splits(pairs, held_out_fraction=0.1, tuning_fraction=0.0, seed=3)[1] == []

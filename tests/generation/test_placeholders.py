@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from nlu_model.generation.placeholders import PlaceholderValues, canonical_name, canonicalize, render
+from nlu_model.generation.placeholders import PlaceholderValues, canonical_name, canonicalize, placeholders_for_values, render
 from nlu_model.generation.settings import ShopSettings, load_settings
 
 BITEXT_ANSWER = (
@@ -36,3 +36,10 @@ def test_default_settings_file_has_the_shop_facts() -> None:
     settings = load_settings("dialogues")
     assert {"shop_name", "support_phone", "support_email", "support_hours"} <= set(settings.values)
     assert settings.sources["Order Number"] == ("slot", "order_id")
+
+
+def test_values_the_customer_stated_become_their_slots_placeholders() -> None:
+    answer = "I can cancel order 00123842 for Ms. Hawkings. Order 001238420 is another one; your Gold plan stays."
+    slots = {"order_id": "00123842", "person_name": "Hawkings", "account_type": "Gold", "invoice_id": "12"}
+    assert placeholders_for_values(answer, slots) == (
+        "I can cancel order {{Order Number}} for Ms. {{Customer Name}}. Order 001238420 is another one; your Gold plan stays.")

@@ -1,0 +1,50 @@
+"""Training: pairs as served, the padding-free loss, the report."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+from nlu_model.decoder import AnswerDecoder, DecoderConfig, GenerationMemory
+from nlu_model.generation.decoding import AnswerGenerator
+from nlu_model.generation.knowledge import load_passages
+from nlu_model.generation.pairs import GenerationPair
+from nlu_model.generation.settings import load_settings
+from nlu_model.generation.train import as_served
+
+
+def test_pairs_get_the_passage_and_placeholders_they_meet_when_served(generator: AnswerGenerator, generation_project: Path) -> None:
+    passages = load_passages(generation_project / "knowledge")
+    pairs = [
+        GenerationPair("how long does delivery take?", "delivery_period", "It takes a few days."),
+        GenerationPair("where is my order ORD-10004", "track_order", "Order ORD-10004 left our warehouse."),
+        GenerationPair("how long does delivery take?", "delivery_period", passages[0].text, passages[0].passage_id, source="knowledge"),
+        GenerationPair("cancel order 3707955617", "cancel_order", "I cancelled order 370795561790 for $350."),  # Bitext's mangling
+    ]
+    utterances = [p.utterance for p in pairs]
+    vectors = dict(zip(utterances, generator.predictor.embed(utterances)))
+    served, left_out = as_served(pairs, passages, generator.predictor, load_settings(generation_project), vectors)
+    assert left_out == 1 and len(served) == 3  # an answer inventing facts would teach inventing them
+    # The passage retrieval gives this question at serving time is in memory in training too.
+    assert served[0].passage_id == "shipping#0" and served[0].answer == "It takes a few days."
+    # The order number the customer wrote is the slot's placeholder: the decoder cannot copy it.
+    assert served[1].answer == "Order {{Order Number}} left our warehouse."
+    assert served[2] == pairs[2]  # knowledge pairs keep their passage and text
+
+
+def test_the_loss_skips_padding_and_matches_the_full_projection() -> None:
+    torch.manual_seed(0)
+    decoder = AnswerDecoder(DecoderConfig(vocab_size=50, memory_dim=8, n_intents=3, n_layer=1, n_head=2, n_embd=16, max_len=12, dropout=0.0))
+    ids = torch.tensor([[1, 5, 6, 7, 2], [1, 9, 2, 0, 0]])  # [BOS] ... [EOS] [PAD]
+    memory = GenerationMemory(torch.randn(2, 4, 8), torch.ones(2, 4, dtype=torch.bool), torch.tensor([0, 2]))
+    logits = decoder(ids[:, :-1], memory)
+    expected = F.cross_entropy(logits.reshape(-1, 50), ids[:, 1:].masked_fill(ids[:, 1:] == 0, -100).reshape(-1), ignore_index=-100)
+    assert torch.allclose(decoder.loss(ids, memory, pad_id=0), expected, atol=1e-6)
+
+
+def test_the_report_says_how_fast_and_how_the_classifier_fitted(generation_model: Path) -> None:
+    report = json.loads((generation_model / "decoder.json").read_text(encoding="utf-8"))["report"]
+    assert report["tokens_per_second"] > 0 and isinstance(report["bf16_autocast"], bool)
+    assert report["answer_intent"]["train_accuracy"] > 0.9
