@@ -45,6 +45,7 @@ def train_decoder_after_nlu(model_dir: Path, data_path: Path, *, seed: int = 0, 
     table.add_row("parameters", f"{report['parameters']:,}")
     table.add_row("steps (epochs)", f"{report['steps']} ({report['epochs_completed']})")
     table.add_row("final loss", f"{report['final_loss']:.3f}")
+    table.add_row("tokens per second", f"{report['tokens_per_second']:,}")
     table.add_row("train seconds", f"{report['train_seconds']:.1f}")
     console.print(table)
     return 0
