@@ -3,8 +3,16 @@
 `evaluate_generation(model_dir, project_dir)` takes the stratified held-out split of Bitext's
 responses that training left out (same fraction and seed, read from `decoder.json`), writes an
 answer for each held-out utterance and reports (keys are the issue's):
-- `rouge_l`: ROUGE-L F1 of the generated answers (before the guard) against the reference;
+- `rouge_l`: ROUGE-L F1 of the generated answers (before the guard) against the reference,
+  written as the references were: Bitext wrote for a generic shop, without our knowledge base;
 - `retrieval_rouge_l`: the same for the nearest training answer by encoder embedding;
+- `rouge_l_with_knowledge`: ROUGE-L of the answers as served, with the project's knowledge
+  base. Where a passage covers the question the answer states our facts, not the generic
+  shop's, so this is lower by design; the next two keys say whether the passage was used:
+- `knowledge_covered_pairs` / `knowledge_use_rate`: held-out questions whose retrieved passage
+  is written for their intent, and the share of their answers that use it (most of the
+  passage's words, in order: `passage_recall` >= 0.5); `knowledge_use_rate_shipped` likewise
+  for what the guard let through (a template shipped instead does not count as using it);
 - `intent_consistency_shipped`: share of shipped answers the answer-intent classifier
   (`answer_intent.py`, the guard's) classifies back to the customer's intent (a template
   shipped instead counts as consistent only if it classifies back too);
@@ -13,6 +21,7 @@ answer for each held-out utterance and reports (keys are the issue's):
 - `ungrounded_before_guard` / `ungrounded_shipped`: share of answers stating a specific that is
   in neither the conversation, the slots, the settings nor the knowledge base;
 - `fallback_rate`: share of answers the guard replaced;
+(the guard's figures are for the answers as served, with the knowledge base);
 - `first_token_ms` (median time to the first streamed piece) and `answer_150_tokens_ms` (median
   time to write 150 tokens, EOS suppressed; scaled per token when the decoder has fewer
   positions, see `answer_timing_tokens_written`), on this machine's threads.
@@ -43,18 +52,22 @@ def _words(text: str) -> list[str]:
     return [w for token in _WORD.findall(text.lower()) for w in (list(token) if re.search(r"[\u3400-\u9fff]", token) else [token])]
 
 
-def rouge_l(candidate: str, reference: str) -> float:
-    """ROUGE-L F1 (longest common subsequence of lower-cased words)."""
-    a, b = _words(candidate), _words(reference)
-    if not a or not b:
-        return 0.0
+def _lcs(a: Sequence[str], b: Sequence[str]) -> int:
     previous = [0] * (len(b) + 1)
     for x in a:
         current = [0]
         for j, y in enumerate(b):
             current.append(previous[j] + 1 if x == y else max(previous[j + 1], current[j]))
         previous = current
-    lcs = previous[-1]
+    return previous[-1]
+
+
+def rouge_l(candidate: str, reference: str) -> float:
+    """ROUGE-L F1 (longest common subsequence of lower-cased words)."""
+    a, b = _words(candidate), _words(reference)
+    if not a or not b:
+        return 0.0
+    lcs = _lcs(a, b)
     if lcs == 0:
         return 0.0
     precision, recall = lcs / len(a), lcs / len(b)
@@ -67,6 +80,15 @@ def english_templates(project_dir: str | Path) -> dict[str, str]:
     domain = yaml.safe_load((project_dir / "domain.yml").read_text(encoding="utf-8")) or {}
     texts = response_texts(domain)
     return {intent: texts[name]["en"][0] for intent, name in intent_responses(project_dir, domain).items() if texts.get(name, {}).get("en")}
+
+
+KNOWLEDGE_USE_MIN_RECALL = 0.5
+
+
+def passage_recall(answer: str, passage: str) -> float:
+    """Share of the passage's words the answer repeats in order (LCS / passage length)."""
+    a, b = _words(answer), _words(passage)
+    return _lcs(a, b) / len(b) if a and b else 0.0
 
 
 def _slots(generator: AnswerGenerator, utterance: str) -> dict[str, str]:
@@ -96,6 +118,9 @@ def evaluate_generation(
     """
     project_dir = Path(project_dir)
     generator = AnswerGenerator.load(model_dir, knowledge_dir=project_dir / "knowledge", settings_path=project_dir / "settings.yml")
+    # The references' condition: the same decoder and settings, no knowledge base.
+    without_knowledge = AnswerGenerator(generator.predictor, generator.loaded, settings=generator.settings)
+    passages = {p.passage_id: p for p in generator.knowledge.passages} if generator.knowledge else {}
     held = generator_info_split(generator)
     train, tuning, held_out = bitext_splits(load_bitext_pairs(bitext_csv), held_out_fraction=held["fraction"],
                                             tuning_fraction=held["tuning_fraction"], seed=held["seed"])
@@ -122,6 +147,10 @@ def evaluate_generation(
         values = PlaceholderValues.collect(slots, generator.settings.values, generator.settings.sources)
         request = AnswerRequest(pair.utterance, pair.intent, slots, has_template=pair.intent in templates)
         answer = generator.generate(request, options)
+        # Without a passage in memory both decoders read the same: greedy decoding writes the same.
+        plain = without_knowledge.generate(request, options) if answer.passage_id else answer
+        passage = passages.get(answer.passage_id) if answer.passage_id else None
+        covered = passage is not None and pair.intent in passage.intents
         reference = render(pair.answer, values)
         references.append(reference)
         retrieved = render(train[nearest[index]].answer, values)
@@ -130,7 +159,11 @@ def evaluate_generation(
         shipped_intent = answer.verdict.answer_intent if answer.shipped else (
             generator.answer_intent.classify([shipped_text])[0] if shipped_text else None)
         rows.append({
-            "rouge_l": rouge_l(answer.generated_text, reference),
+            "rouge_l": rouge_l(plain.generated_text, reference),
+            "rouge_l_with_knowledge": rouge_l(answer.generated_text, reference),
+            "covered": covered,
+            "uses_knowledge": covered and passage_recall(answer.generated_text, passage.text) >= KNOWLEDGE_USE_MIN_RECALL,
+            "uses_knowledge_shipped": covered and passage_recall(shipped_text, passage.text) >= KNOWLEDGE_USE_MIN_RECALL,
             "rouge_l_shipped": rouge_l(shipped_text, reference),
             "retrieval_rouge_l": rouge_l(retrieved, reference),
             "consistent_generated": answer.verdict.intent_consistent,
@@ -160,6 +193,11 @@ def evaluate_generation(
     def mean(key: str) -> float:
         return round(sum(r[key] for r in rows) / count, 4) if count else 0.0
 
+    covered = [r for r in rows if r["covered"]]
+
+    def covered_share(key: str) -> float | None:
+        return round(sum(1 for r in covered if r[key]) / len(covered), 4) if covered else None
+
     return {
         "split": split,
         "held_out_pairs": count,
@@ -167,6 +205,10 @@ def evaluate_generation(
         "rouge_l": mean("rouge_l"),
         "rouge_l_shipped": mean("rouge_l_shipped"),
         "retrieval_rouge_l": mean("retrieval_rouge_l"),
+        "rouge_l_with_knowledge": mean("rouge_l_with_knowledge"),
+        "knowledge_covered_pairs": len(covered),
+        "knowledge_use_rate": covered_share("uses_knowledge"),
+        "knowledge_use_rate_shipped": covered_share("uses_knowledge_shipped"),
         "intent_consistency_generated": share("consistent_generated"),
         "intent_consistency_shipped": share("consistent_shipped"),
         "answer_intent_accuracy_references": round(reference_accuracy, 4),

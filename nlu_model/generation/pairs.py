@@ -8,6 +8,9 @@ Three sources, all with answers whose fact placeholders are canonical (`placehol
   the response its rule (or the `utter_<intent>` naming convention) gives, per language.
 - the knowledge base (`knowledge_pairs`): a passage's example questions -> the passage text,
   with the passage in the decoder's memory, so the decoder learns to say what it reads.
+- Bitext answers to questions the knowledge base covers (`grounded_answer`, used by
+  `train.as_served`): Bitext's own answers there state a generic shop's facts ("we accept Visa,
+  PayPal, ..."), so the decoder learns Bitext's opening and closing around *our* passage.
 
 `stratified_split(pairs, fraction, seed)` holds out the same share of every intent; the same
 seed always gives the same split (the benchmark's held-out 10 % is never trained on).
@@ -29,7 +32,7 @@ import yaml
 from ..data import load_training_data
 from ..inference import detect_language
 from .knowledge import Passage
-from .placeholders import DEFAULT_SOURCES, canonicalize, token_for
+from .placeholders import DEFAULT_SOURCES, PLACEHOLDER, canonicalize, token_for
 
 BITEXT_LICENSE = "CDLA-Sharing-1.0"
 DEFAULT_BITEXT_CSV = Path("/work/shared/datasets/bitext-customer-support/responses_4514/Bitext_Sample_Customer_Support_Training_Dataset.csv")
@@ -41,7 +44,7 @@ class GenerationPair:
     intent: str
     answer: str  # with canonical `{{Placeholder}}` tokens
     passage_id: str | None = None  # the knowledge passage in the decoder's memory (train.as_served adds retrieval's)
-    source: str = "bitext"  # bitext | domain | knowledge
+    source: str = "bitext"  # bitext | domain | knowledge | grounded (a Bitext answer framing a passage)
 
 
 def load_bitext_pairs(csv_path: str | Path = DEFAULT_BITEXT_CSV) -> list[GenerationPair]:
@@ -177,3 +180,37 @@ def knowledge_pairs(passages: Sequence[Passage]) -> list[GenerationPair]:
         for question in [passage.title, *passage.questions]:
             pairs.append(GenerationPair(question, intent, passage.text, passage.passage_id, source="knowledge"))
     return pairs
+
+
+_PARAGRAPH = re.compile(r"\n\s*\n")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+# Asking for details, or a list announced: the passage answers instead, so such an opening goes.
+_NOT_AN_OPENING = re.compile(r"\bprovide\b|\?|:\s*$|\bfollow(?:ing)? (?:these|the) steps\b", re.IGNORECASE)
+# A closing that points back at the body it followed ("They will be delighted to assist you").
+_DANGLING = re.compile(r"^(?:they|these|this|those|it|there|simply|once|then|here)\b", re.IGNORECASE)
+_LONGEST_FRAME_WORDS = 30
+
+
+def _frame_sentence(sentence: str, *, allowed_placeholders: set[str]) -> bool:
+    """A sentence fit to frame a passage: short, no digits, no placeholders but the shop's own."""
+    names = {m.group(1).strip() for m in PLACEHOLDER.finditer(sentence)}
+    return (0 < len(sentence.split()) <= _LONGEST_FRAME_WORDS and not re.search(r"\d", PLACEHOLDER.sub("", sentence))
+            and names <= allowed_placeholders and not sentence.lstrip().startswith(("-", "*", "1.")))
+
+
+def grounded_answer(answer: str, passage: Passage) -> str:
+    """Bitext's `answer` rewritten around `passage`: its opening sentence, the passage, its closing sentence.
+
+    Bitext writes for a generic shop; where our knowledge base covers the question, the body of
+    its answer (a list of payment methods, delivery options, refund steps) is replaced by what
+    our passage says. The opening ("I understand you'd like to know ...") and the closing ("Let
+    us know if ...") are kept when they state nothing (no digits; only the shop's settings
+    placeholders), so answers stay varied and polite. Either may be dropped.
+    """
+    shop = {name for name, (kind, _) in DEFAULT_SOURCES.items() if kind == "setting"}
+    paragraphs = [p.strip() for p in _PARAGRAPH.split(answer.strip()) if p.strip()]
+    first = _SENTENCE.split(paragraphs[0].splitlines()[0])[0].strip() if paragraphs else ""
+    last = _SENTENCE.split(paragraphs[-1])[-1].strip() if len(paragraphs) > 1 or len(_SENTENCE.split(paragraphs[0])) > 1 else ""
+    opening = first if _frame_sentence(first, allowed_placeholders=set()) and not _NOT_AN_OPENING.search(first) else ""
+    closing = last if last != first and _frame_sentence(last, allowed_placeholders=shop) and not last.endswith(":") and not _DANGLING.match(last) else ""
+    return " ".join(part for part in (opening, passage.text, closing) if part)

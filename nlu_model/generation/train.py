@@ -29,8 +29,8 @@ from .artefacts import load_decoder, save_answer_intent, save_decoder
 from .guard import GuardThresholds, KnownFacts
 from .knowledge import KnowledgeBase, Passage, load_passages
 from .memory import MemoryEncoder, build_memory
-from .pairs import (BITEXT_LICENSE, GenerationPair, bitext_splits, knowledge_pairs, load_bitext_pairs, load_project_pairs,
-                    project_answers)
+from .pairs import (BITEXT_LICENSE, GenerationPair, bitext_splits, grounded_answer, knowledge_pairs, load_bitext_pairs,
+                    load_project_pairs, project_answers)
 from .placeholders import PLACEHOLDER, PlaceholderValues, placeholders_for_values, render
 from .settings import ShopSettings, load_settings
 
@@ -61,7 +61,9 @@ class GeneratorConfig:
     held_out_fraction: float = 0.1  # Bitext pairs held out for `benchmarks/generation.py`
     tuning_fraction: float = 0.03  # of the rest, not trained on either: decoding options are tuned there
     # A passage that retrieval gave a pair (as_served) is left out of memory this share of the
-    # time, so the decoder also answers without it (no knowledge base, or one edited since).
+    # time, so the decoder also answers without it (no knowledge base, or one edited since);
+    # for a question the passage is written for, this share keeps Bitext's answer (the rest
+    # frame the passage: pairs.grounded_answer).
     retrieved_passage_dropout: float = 0.25
     domain_examples_per_intent: int = 12
     autocast_bf16: bool = True  # bfloat16 matmuls where the CPU has them (about twice the tokens/s)
@@ -106,7 +108,7 @@ def gather_pairs(data_path: str | Path | None, *, bitext_csv: str | Path | None,
 
 
 def as_served(pairs: list[GenerationPair], passages: list[Passage], predictor: Predictor, settings: ShopSettings,
-              vectors: dict[str, torch.Tensor]) -> tuple[list[GenerationPair], int]:
+              vectors: dict[str, torch.Tensor], *, grounded_share: float = 1.0, seed: int = 0) -> tuple[list[GenerationPair], int]:
     """The pairs as the decoder meets them when answering, so that training and serving agree.
 
     - A value the customer stated and the NLU model extracts (an order number, a name) is
@@ -114,6 +116,10 @@ def as_served(pairs: list[GenerationPair], passages: list[Passage], predictor: P
     - A pair without a passage gets the one retrieval gives its utterance and intent (or none):
       at serving time a Bitext-style question often retrieves a passage, and a decoder that
       only ever saw passages with knowledge questions would recite the passage instead.
+    - Where that passage is written for the pair's intent, the knowledge base covers the
+      question, and the answer must use it: `grounded_share` of those Bitext answers become
+      `pairs.grounded_answer` (source "grounded"); the rest keep Bitext's answer and lose the
+      passage, so the decoder still answers where a shop has no such passage.
     - A Bitext answer that still states a specific the guard could not ground (Bitext sometimes
       mangles the customer's number, 3707955617 -> 370795561790, or names a price nobody
       gave; ~3 % of answers) is left out: it would teach the decoder to invent facts.
@@ -127,15 +133,21 @@ def as_served(pairs: list[GenerationPair], passages: list[Passage], predictor: P
             slots[parse["text"]] = {e["entity"]: str(e["value"]) for e in parse["entities"]}
     knowledge = KnowledgeBase(passages, predictor.embed) if passages else None
     known = KnownFacts([*settings.values.values(), knowledge.all_text() if knowledge else ""])
+    rng = random.Random(seed)
     served = []
     for pair in pairs:
         if pair.source != "knowledge":
             pair = replace(pair, answer=placeholders_for_values(pair.answer, slots[pair.utterance], settings.sources))
-        if pair.source == "bitext" and known.extended([pair.utterance]).ungrounded(PLACEHOLDER.sub("", pair.answer)):
-            continue
         if pair.passage_id is None and knowledge is not None:
             hit = knowledge.retrieve(pair.utterance, intent=pair.intent, query_vector=vectors[pair.utterance])
+            if hit is not None and pair.source == "bitext" and pair.intent in hit.passage.intents:
+                if rng.random() < grounded_share:
+                    pair = replace(pair, answer=grounded_answer(pair.answer, hit.passage), source="grounded")
+                else:
+                    hit = None
             pair = replace(pair, passage_id=hit.passage.passage_id if hit else None)
+        if pair.source in ("bitext", "grounded") and known.extended([pair.utterance]).ungrounded(PLACEHOLDER.sub("", pair.answer)):
+            continue
         served.append(pair)
     return served, len(pairs) - len(served)
 
@@ -153,7 +165,7 @@ def answer_intent_examples(pairs: list[GenerationPair], data_path: str | Path | 
     own: dict[tuple[str, str], None] = {}
     for pair in pairs:
         if pair.intent in known and pair.source != "domain":
-            (bitext if pair.source == "bitext" else own)[(render(pair.answer, values), pair.intent)] = None
+            (bitext if pair.source in ("bitext", "grounded") else own)[(render(pair.answer, values), pair.intent)] = None
     responses = project_answers(data_path) if data_path is not None and Path(data_path).is_dir() else {}
     for (intent, _), texts in sorted(responses.items()):
         for text in texts:
@@ -227,7 +239,9 @@ def train_generator(
     utterances = sorted({p.utterance for p in pairs})
     encoded = memory_encoder.encode(utterances)
     utterance_states = dict(zip(utterances, encoded.states))
-    pairs, counts["bitext_ungrounded_left_out"] = as_served(pairs, passages, predictor, settings, dict(zip(utterances, encoded.pooled)))
+    pairs, counts["bitext_ungrounded_left_out"] = as_served(pairs, passages, predictor, settings, dict(zip(utterances, encoded.pooled)),
+                                                            grounded_share=1 - config.retrieved_passage_dropout, seed=seed)
+    counts["grounded"] = sum(1 for p in pairs if p.source == "grounded")
 
     previous = load_decoder(model_dir) if resume else None
     if previous is not None:
@@ -285,7 +299,7 @@ def train_generator(
                 memory = build_memory(
                     [utterance_states[pairs[i].utterance] for i in batch_rows],
                     [passage_states.get(pairs[i].passage_id) if pairs[i].passage_id and (
-                        pairs[i].source == "knowledge" or rng.random() >= config.retrieved_passage_dropout) else None
+                        pairs[i].source in ("knowledge", "grounded") or rng.random() >= config.retrieved_passage_dropout) else None
                      for i in batch_rows],
                     [memory_encoder.intent_id(pairs[i].intent) for i in batch_rows],
                     width_multiple=SHAPE_MULTIPLE,

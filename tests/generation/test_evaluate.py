@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from nlu_model.generation.evaluate import rouge_l
+from nlu_model.generation.evaluate import passage_recall, rouge_l
 from nlu_model.generation.pairs import GenerationPair, bitext_splits, stratified_split
 
 
@@ -28,3 +28,10 @@ def test_the_tuning_split_leaves_the_held_out_split_unchanged() -> None:
     assert len(train) + len(tuning) + len(held) == len(pairs)
     assert not {p.utterance + p.intent for p in tuning} & {p.utterance + p.intent for p in train + held}
     assert bitext_splits(pairs, held_out_fraction=0.1, tuning_fraction=0.0, seed=3)[1] == []
+
+
+def test_passage_recall_counts_the_passage_words_an_answer_repeats_in_order() -> None:
+    passage = "We accept Visa and PayPal."
+    assert passage_recall("Sure! We accept Visa and PayPal. Anything else?", passage) == 1.0
+    assert passage_recall("PayPal and Visa", passage) == 1 / 5  # in order: only one of them
+    assert passage_recall("Please give us your order number.", passage) == 0.0

@@ -9,29 +9,49 @@ from torch.nn import functional as F
 
 from nlu_model.decoder import AnswerDecoder, DecoderConfig, GenerationMemory
 from nlu_model.generation.decoding import AnswerGenerator
-from nlu_model.generation.knowledge import load_passages
-from nlu_model.generation.pairs import GenerationPair
+from nlu_model.generation.knowledge import Passage, load_passages
+from nlu_model.generation.pairs import GenerationPair, grounded_answer
 from nlu_model.generation.settings import load_settings
 from nlu_model.generation.train import as_served
 
 
 def test_pairs_get_the_passage_and_placeholders_they_meet_when_served(generator: AnswerGenerator, generation_project: Path) -> None:
     passages = load_passages(generation_project / "knowledge")
+    shipping_times = next(p for p in passages if p.passage_id == "shipping#0")
     pairs = [
-        GenerationPair("how long does delivery take?", "delivery_period", "It takes a few days."),
+        GenerationPair("how long does delivery take?", "delivery_period",
+                       "I understand you want to know when it arrives. It takes a few days with our couriers.\n\nLet us know if you need more help."),
         GenerationPair("where is my order ORD-10004", "track_order", "Order ORD-10004 left our warehouse."),
-        GenerationPair("how long does delivery take?", "delivery_period", passages[0].text, passages[0].passage_id, source="knowledge"),
+        GenerationPair("how long does delivery take?", "delivery_period", shipping_times.text, shipping_times.passage_id, source="knowledge"),
         GenerationPair("cancel order 3707955617", "cancel_order", "I cancelled order 370795561790 for $350."),  # Bitext's mangling
     ]
     utterances = [p.utterance for p in pairs]
     vectors = dict(zip(utterances, generator.predictor.embed(utterances)))
     served, left_out = as_served(pairs, passages, generator.predictor, load_settings(generation_project), vectors)
     assert left_out == 1 and len(served) == 3  # an answer inventing facts would teach inventing them
-    # The passage retrieval gives this question at serving time is in memory in training too.
-    assert served[0].passage_id == "shipping#0" and served[0].answer == "It takes a few days."
+    # The knowledge base covers this question: the answer keeps Bitext's opening and closing
+    # around our passage, which is in memory as retrieval gives it at serving time.
+    assert served[0].passage_id == "shipping#0" and served[0].source == "grounded"
+    assert served[0].answer == ("I understand you want to know when it arrives. " + shipping_times.text
+                                + " Let us know if you need more help.")
     # The order number the customer wrote is the slot's placeholder: the decoder cannot copy it.
     assert served[1].answer == "Order {{Order Number}} left our warehouse."
     assert served[2] == pairs[2]  # knowledge pairs keep their passage and text
+
+    # Where Bitext's answer is kept instead (a shop without the passage), the passage is not in memory.
+    kept, _ = as_served(pairs[:1], passages, generator.predictor, load_settings(generation_project), vectors, grounded_share=0.0)
+    assert kept[0].passage_id is None and kept[0].answer == pairs[0].answer and kept[0].source == "bitext"
+
+
+def test_a_grounded_answer_keeps_only_an_opening_and_closing_that_state_nothing() -> None:
+    passage = Passage("payment#0", "Payment methods", "We accept Visa and PayPal.", "en", ["check_payment_methods"])
+    bitext = ("Certainly! To check our methods, please provide your order number.\n\n"
+              "1. Visa\n2. Amex\n\nReach us at {{Customer Support Phone Number}} if you need anything.")
+    assert grounded_answer(bitext, passage) == "Certainly! We accept Visa and PayPal. Reach us at {{Customer Support Phone Number}} if you need anything."
+    asks = "Could you provide your order number? Our methods vary.\n\nThey will be happy to help."
+    assert grounded_answer(asks, passage) == "We accept Visa and PayPal."  # a question and a dangling closing go
+    numbers = "We accept 12 methods including Amex.\n\nCall {{Order Number}} now."
+    assert grounded_answer(numbers, passage) == "We accept Visa and PayPal."  # digits and slot placeholders go
 
 
 def test_the_loss_skips_padding_and_matches_the_full_projection() -> None:

@@ -79,7 +79,8 @@ def test_kefu_eval_generation_prints_the_benchmark_keys(tiny_generating_model: P
     assert cli.run_eval(args) == 0
     result = json.loads(report.read_text())
     for key in ("rouge_l", "retrieval_rouge_l", "intent_consistency_shipped", "ungrounded_before_guard",
-                "ungrounded_shipped", "fallback_rate", "first_token_ms", "answer_150_tokens_ms"):
+                "ungrounded_shipped", "fallback_rate", "first_token_ms", "answer_150_tokens_ms", "rouge_l_with_knowledge",
+                "knowledge_covered_pairs", "knowledge_use_rate", "knowledge_use_rate_shipped"):
         assert key in result, key
     assert result["held_out_pairs"] == 3
     assert "rouge_l" in capsys.readouterr().out
