@@ -142,6 +142,7 @@ class GenerationService:
             slots=dict(tracker.slots),
             conversation=conversation,
             has_template=has_template,
+            language=(tracker.slots or {}).get("language"),
         )
 
     async def generate(self, request: AnswerRequest, *, on_token: TokenCallback | None = None,

@@ -59,3 +59,28 @@ def encode_answer(tokenizer: Tokenizer, text: str, max_len: int) -> list[int]:
     """`[BOS] answer [EOS]`, cut to `max_len` (a cut answer loses its EOS: it was not finished)."""
     ids = [BOS_ID, *tokenizer.encode(text, add_special_tokens=False).ids, EOS_ID]
     return ids[:max_len]
+
+
+def _char_to_byte() -> dict[str, int]:
+    """Byte-level BPE's printable stand-in for each byte (GPT-2's table, as `tokenizers` uses) -> the byte."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    chars = list(printable)
+    extra = 0
+    for byte in range(256):
+        if byte not in printable:
+            printable.append(byte)
+            chars.append(256 + extra)
+            extra += 1
+    return {chr(c): b for b, c in zip(printable, chars)}
+
+
+# UTF-8 lead bytes of CJK punctuation and ideographs (U+3000-U+9FFF) and of full-width forms
+# (U+F000-U+FFFF). A token holding one starts a Chinese character; continuation bytes alone
+# cannot, and English typography (’ “ € = E2 ..) keeps its lead byte.
+_CJK_LEAD_BYTES = frozenset(range(0xE3, 0xEA)) | {0xEF}
+
+
+def cjk_token_ids(tokenizer: Tokenizer) -> list[int]:
+    """Ids of the tokens that start a Chinese character: an answer to an English customer never writes one."""
+    byte_of = _char_to_byte()
+    return sorted(i for token, i in tokenizer.get_vocab().items() if any(byte_of.get(c) in _CJK_LEAD_BYTES for c in token))

@@ -23,9 +23,9 @@ from typing import Any
 import torch
 
 from ..decoder import GenerationMemory
-from ..inference import Predictor
+from ..inference import Predictor, detect_language
 from .answer_intent import AnswerIntentClassifier
-from .answer_tokenizer import BOS_ID, EOS_ID, PAD_ID, placeholder_ids
+from .answer_tokenizer import BOS_ID, EOS_ID, PAD_ID, cjk_token_ids, placeholder_ids
 from .artefacts import LoadedDecoder, load_decoder
 from .guard import GuardThresholds, GuardVerdict, KnownFacts, judge
 from .knowledge import KnowledgeBase, Retrieval
@@ -53,6 +53,11 @@ class AnswerRequest:
     slots: Mapping[str, Any] = field(default_factory=dict)
     conversation: Sequence[str] = ()  # earlier texts of the conversation (customer and bot)
     has_template: bool = True  # whether a template can replace a failing answer
+    language: str | None = None  # "en" | "zh": the customer's (the session's); None: detected from the utterance
+
+    @property
+    def answer_language(self) -> str:
+        return self.language if self.language in ("en", "zh") else detect_language(self.utterance)
 
 
 @dataclass
@@ -92,6 +97,17 @@ def _cut_to_sentence(text: str) -> str:
     return text[: ends[-1]] if ends and ends[-1] > len(text) // 3 else text
 
 
+# A Chinese answer may open with a brand name ("PayPal 和..."): this many characters without
+# an ideograph before the stream is judged to be in the wrong language.
+_LANGUAGE_EVIDENCE_CHARS = 16
+_IDEOGRAPH = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def _may_be_in(language: str, text: str) -> bool:
+    """False once `text` is long enough to tell it is not Chinese (English needs no telling: Chinese tokens are masked)."""
+    return language != "zh" or len(text) < _LANGUAGE_EVIDENCE_CHARS or bool(_IDEOGRAPH.search(text))
+
+
 class AnswerGenerator:
     """The decoder, the NLU model it reads, the knowledge base and the shop's settings."""
 
@@ -111,6 +127,7 @@ class AnswerGenerator:
         self.thresholds = thresholds or GuardThresholds(**loaded.info.get("guard", {}))
         self.options = options or DecodingOptions()
         self.placeholder_ids = placeholder_ids(self.tokenizer)
+        self._cjk_ids = cjk_token_ids(self.tokenizer)
         self._id_to_placeholder = {i: name for name, i in self.placeholder_ids.items()}
         self._passage_states: dict[str, torch.Tensor] = {}
         if knowledge is not None and knowledge.passages:
@@ -161,6 +178,9 @@ class AnswerGenerator:
         facts = self.known_facts(request)
         # Never written: padding, a second BOS, and fact placeholders that have no value here.
         banned = [PAD_ID, BOS_ID] + [i for name, i in self.placeholder_ids.items() if not values.available(name)]
+        language = request.answer_language
+        if language == "en":
+            banned += self._cjk_ids  # the decoder has Chinese answers too; an English customer never sees one
         ids = [BOS_ID]
         log_probs: list[float] = []
         emitted = ""
@@ -186,7 +206,7 @@ class AnswerGenerator:
                     boundary = _stream_boundary(text)
                     if boundary > len(emitted) and not text[:boundary].endswith("\ufffd"):
                         piece = text[len(emitted):boundary]
-                        if facts.ungrounded(text[:boundary]):
+                        if facts.ungrounded(text[:boundary]) or not _may_be_in(language, text[:boundary]):
                             streaming = False  # the guard will not ship this answer: stop showing it
                         else:
                             emitted = text[:boundary]
@@ -205,7 +225,7 @@ class AnswerGenerator:
             if first_piece_ms is None:
                 first_piece_ms = (time.perf_counter() - started) * 1000
             yield tail
-        verdict = self._verdict(request, generated, log_probs, facts)
+        verdict = self._verdict(request, generated, log_probs, facts, language)
         yield GeneratedAnswer(
             text=generated if verdict.decision == "generated" else "",
             generated_text=generated,
@@ -237,8 +257,9 @@ class AnswerGenerator:
                     logits[ids[start + n - 1]] = float("-inf")
         return logits
 
-    def _verdict(self, request: AnswerRequest, generated: str, log_probs: list[float], facts: KnownFacts) -> GuardVerdict:
+    def _verdict(self, request: AnswerRequest, generated: str, log_probs: list[float], facts: KnownFacts,
+                 language: str) -> GuardVerdict:
         confidence = sum(log_probs) / len(log_probs) if log_probs else float("-inf")
         answer_intent = self.answer_intent.classify([generated])[0] if generated else None
         return judge(confidence, request.intent, answer_intent, facts.ungrounded(generated), self.thresholds,
-                     has_template=request.has_template)
+                     has_template=request.has_template, language_consistent=detect_language(generated) == language)

@@ -120,6 +120,7 @@ class GuardVerdict:
     grounded: bool
     ungrounded: list[str] = field(default_factory=list)
     decision: str = SHIPPED
+    language_consistent: bool = True  # written in the customer's language
 
     def to_metadata(self) -> dict[str, Any]:
         """The `generation` part of a bot event's metadata."""
@@ -129,13 +130,14 @@ class GuardVerdict:
 
 
 def judge(confidence: float, intent: str | None, answer_intent: str | None, ungrounded: list[str],
-          thresholds: GuardThresholds, *, has_template: bool) -> GuardVerdict:
+          thresholds: GuardThresholds, *, has_template: bool, language_consistent: bool = True) -> GuardVerdict:
     """Decide: ship the generated answer, fall back to the intent's template, or offer a person."""
     consistent = intent is not None and answer_intent == intent
     passes = (
-        confidence >= thresholds.min_confidence
+        language_consistent
+        and confidence >= thresholds.min_confidence
         and (consistent or not thresholds.require_intent_consistency)
         and (not ungrounded or not thresholds.require_grounding)
     )
     decision = SHIPPED if passes else FALLBACK_TO_TEMPLATE if has_template else HANDOFF
-    return GuardVerdict(confidence, consistent, answer_intent, not ungrounded, list(ungrounded), decision)
+    return GuardVerdict(confidence, consistent, answer_intent, not ungrounded, list(ungrounded), decision, language_consistent)

@@ -61,10 +61,13 @@ class GeneratorConfig:
     held_out_fraction: float = 0.1  # Bitext pairs held out for `benchmarks/generation.py`
     tuning_fraction: float = 0.03  # of the rest, not trained on either: decoding options are tuned there
     # A passage that retrieval gave a pair (as_served) is left out of memory this share of the
-    # time, so the decoder also answers without it (no knowledge base, or one edited since);
-    # for a question the passage is written for, this share keeps Bitext's answer (the rest
-    # frame the passage: pairs.grounded_answer).
+    # time, so the decoder also answers without it (no knowledge base, or one edited since).
     retrieved_passage_dropout: float = 0.25
+    # Questions the knowledge base covers (as_served): this share is trained on Bitext's answer
+    # rewritten around the passage (pairs.grounded_answer), the rest on Bitext's own answer
+    # without the passage; `covered_both_ways` trains each both ways instead.
+    grounded_share: float = 0.75
+    covered_both_ways: bool = False
     domain_examples_per_intent: int = 12
     autocast_bf16: bool = True  # bfloat16 matmuls where the CPU has them (about twice the tokens/s)
     answer_intent_epochs: int = 30
@@ -108,7 +111,8 @@ def gather_pairs(data_path: str | Path | None, *, bitext_csv: str | Path | None,
 
 
 def as_served(pairs: list[GenerationPair], passages: list[Passage], predictor: Predictor, settings: ShopSettings,
-              vectors: dict[str, torch.Tensor], *, grounded_share: float = 1.0, seed: int = 0) -> tuple[list[GenerationPair], int]:
+              vectors: dict[str, torch.Tensor], *, grounded_share: float = 1.0, both_ways: bool = False,
+              seed: int = 0) -> tuple[list[GenerationPair], int]:
     """The pairs as the decoder meets them when answering, so that training and serving agree.
 
     - A value the customer stated and the NLU model extracts (an order number, a name) is
@@ -119,7 +123,8 @@ def as_served(pairs: list[GenerationPair], passages: list[Passage], predictor: P
     - Where that passage is written for the pair's intent, the knowledge base covers the
       question, and the answer must use it: `grounded_share` of those Bitext answers become
       `pairs.grounded_answer` (source "grounded"); the rest keep Bitext's answer and lose the
-      passage, so the decoder still answers where a shop has no such passage.
+      passage, so the decoder still answers where a shop has no such passage. `both_ways`
+      trains every such question both ways instead (one pair more each).
     - A Bitext answer that still states a specific the guard could not ground (Bitext sometimes
       mangles the customer's number, 3707955617 -> 370795561790, or names a price nobody
       gave; ~3 % of answers) is left out: it would teach the decoder to invent facts.
@@ -134,22 +139,31 @@ def as_served(pairs: list[GenerationPair], passages: list[Passage], predictor: P
     knowledge = KnowledgeBase(passages, predictor.embed) if passages else None
     known = KnownFacts([*settings.values.values(), knowledge.all_text() if knowledge else ""])
     rng = random.Random(seed)
-    served = []
+    served: list[GenerationPair] = []
+    left_out = 0
+
+    def keep(pair: GenerationPair) -> None:
+        nonlocal left_out
+        if pair.source in ("bitext", "grounded") and known.extended([pair.utterance]).ungrounded(PLACEHOLDER.sub("", pair.answer)):
+            left_out += 1
+        else:
+            served.append(pair)
+
     for pair in pairs:
         if pair.source != "knowledge":
             pair = replace(pair, answer=placeholders_for_values(pair.answer, slots[pair.utterance], settings.sources))
         if pair.passage_id is None and knowledge is not None:
             hit = knowledge.retrieve(pair.utterance, intent=pair.intent, query_vector=vectors[pair.utterance])
             if hit is not None and pair.source == "bitext" and pair.intent in hit.passage.intents:
-                if rng.random() < grounded_share:
+                if both_ways:
+                    keep(pair)  # Bitext's answer, no passage in memory
+                if both_ways or rng.random() < grounded_share:
                     pair = replace(pair, answer=grounded_answer(pair.answer, hit.passage), source="grounded")
                 else:
                     hit = None
             pair = replace(pair, passage_id=hit.passage.passage_id if hit else None)
-        if pair.source in ("bitext", "grounded") and known.extended([pair.utterance]).ungrounded(PLACEHOLDER.sub("", pair.answer)):
-            continue
-        served.append(pair)
-    return served, len(pairs) - len(served)
+        keep(pair)
+    return served, left_out
 
 
 def answer_intent_examples(pairs: list[GenerationPair], data_path: str | Path | None, intents: list[str],
@@ -240,7 +254,8 @@ def train_generator(
     encoded = memory_encoder.encode(utterances)
     utterance_states = dict(zip(utterances, encoded.states))
     pairs, counts["bitext_ungrounded_left_out"] = as_served(pairs, passages, predictor, settings, dict(zip(utterances, encoded.pooled)),
-                                                            grounded_share=1 - config.retrieved_passage_dropout, seed=seed)
+                                                            grounded_share=config.grounded_share,
+                                                            both_ways=config.covered_both_ways, seed=seed)
     counts["grounded"] = sum(1 for p in pairs if p.source == "grounded")
 
     previous = load_decoder(model_dir) if resume else None

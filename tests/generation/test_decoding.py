@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import re
+
+from nlu_model.generation.answer_tokenizer import cjk_token_ids
 from nlu_model.generation.decoding import AnswerGenerator, AnswerRequest, GeneratedAnswer
 
 
@@ -45,3 +48,26 @@ def test_guard_blocks_an_invented_order_number_and_price(bare_generator: AnswerG
     assert answer.metadata()["source"] == "template"
     streamed = "".join(pieces)
     assert not any(specific in streamed for specific in answer.verdict.ungrounded)
+
+
+def test_answers_are_written_in_the_customers_language(generator: AnswerGenerator) -> None:
+    # The only answer this decoder learnt for the question is the Chinese passage.
+    chinese = generator.generate(AnswerRequest("客服几点上班？", "contact_customer_service"))
+    assert re.search(r"[\u4e00-\u9fff]", chinese.generated_text) and chinese.verdict.language_consistent
+    # In an English conversation it cannot write a Chinese character, whatever it learnt.
+    pieces, answer = _stream(generator, AnswerRequest("客服几点上班？", "contact_customer_service", language="en"))
+    assert not re.search(r"[\u3000-\u9fff\uff00-\uffef]", "".join(pieces) + answer.generated_text)
+
+
+def test_an_answer_in_the_wrong_language_is_not_shipped(generator: AnswerGenerator) -> None:
+    # A Chinese conversation, and a question this decoder answers in English only.
+    pieces, answer = _stream(generator, AnswerRequest("how long does delivery take?", "delivery_period", language="zh"))
+    assert not re.search(r"[\u4e00-\u9fff]", answer.generated_text)
+    assert not answer.verdict.language_consistent and answer.verdict.decision == "fallback_to_template"
+    assert len("".join(pieces)) < 16  # the stream stopped once it was clearly not Chinese
+
+
+def test_only_tokens_that_start_a_chinese_character_are_masked_for_english(generator: AnswerGenerator) -> None:
+    masked = set(cjk_token_ids(generator.tokenizer))
+    assert masked and all(i not in masked for i in generator.tokenizer.encode("It’s €5 — “quoted” café").ids)
+    assert any(i in masked for i in generator.tokenizer.encode("退款").ids)

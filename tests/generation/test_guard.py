@@ -32,3 +32,5 @@ def test_decision_falls_back_on_each_failing_check() -> None:
     assert judge(-0.2, "track_order", "get_refund", [], thresholds, has_template=True).decision == FALLBACK_TO_TEMPLATE
     verdict = judge(-0.2, "track_order", "track_order", ["ORD-1"], thresholds, has_template=False)
     assert verdict.decision == HANDOFF and verdict.to_metadata()["ungrounded"] == ["ORD-1"]
+    wrong_language = judge(-0.2, "track_order", "track_order", [], thresholds, has_template=True, language_consistent=False)
+    assert wrong_language.decision == FALLBACK_TO_TEMPLATE and wrong_language.to_metadata()["language_consistent"] is False

@@ -66,6 +66,7 @@ ZH: dict[str, str] = {
     "intent": "意图",
     "grounded": "有据",
     "knowledge": "知识库",
+    "language": "语言",
     "Rejected generated answer": "被拦截的生成回答",
     "with bot": "机器人接待",
     "waiting": "等待人工",
