@@ -1,4 +1,4 @@
-"""Start the real rasa-sdk action server as a child process, for tests and local runs.
+"""Start the real rasa-sdk action server as a child process: for `kefu run`, tests and benchmarks.
 
     with LocalActionServer(orders_db=tmp_path / "orders.sqlite3") as server:
         client = ActionClient(server.webhook_url)

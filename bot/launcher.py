@@ -13,15 +13,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import uvicorn
 from rich.console import Console
 from rich.panel import Panel
 
+from actions.local_server import ActionServerStartError, LocalActionServer
+from actions.order_store import ORDERS_DB_ENV
 from bot.config import PROJECT_ROOT, Settings, load_settings, newest_model_dir
 from bot.embedded_redis import EmbeddedRedis
 from bot.server import create_app
@@ -89,32 +89,17 @@ def stop_process_group(process: subprocess.Popen[bytes], timeout_s: float = 10.0
 
 @contextlib.contextmanager
 def action_server(port: int, *, var_dir: Path) -> Iterator[str]:
-    """The rasa-sdk action server running ``actions/`` as a child process; yields its webhook URL."""
-    env = dict(os.environ)
-    env.setdefault("KEFU_ORDERS_DB", str(var_dir / "orders.sqlite3"))
-    env["PYTHONPATH"] = str(PROJECT_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(var_dir / "actions.log", "ab"),
-        start_new_session=True,
-    )
+    """The rasa-sdk action server running ``actions/`` as a child process on 127.0.0.1; yields its webhook URL."""
+    orders_db = os.environ.get(ORDERS_DB_ENV) or var_dir / "orders.sqlite3"
+    server = LocalActionServer(orders_db=orders_db, port=port, log_path=var_dir / "actions.log", startup_timeout_s=60)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise SystemExit(f"kefu: the action server exited at start; see {var_dir / 'actions.log'}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise SystemExit(f"kefu: the action server did not start on port {port}")
-            time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}/webhook"
+        server.start()
+    except ActionServerStartError as exc:
+        raise SystemExit(f"kefu: the action server did not start: {exc}") from None
+    try:
+        yield server.webhook_url
     finally:
-        stop_process_group(process)
+        server.stop()
 
 
 # Bitext's customer-support answers (CDLA-Sharing-1.0), where this checkout finds them: the
