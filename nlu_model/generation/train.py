@@ -63,11 +63,14 @@ class GeneratorConfig:
     # A passage that retrieval gave a pair (as_served) is left out of memory this share of the
     # time, so the decoder also answers without it (no knowledge base, or one edited since).
     retrieved_passage_dropout: float = 0.25
-    # Questions the knowledge base covers (as_served): this share is trained on Bitext's answer
-    # rewritten around the passage (pairs.grounded_answer), the rest on Bitext's own answer
-    # without the passage; `covered_both_ways` trains each both ways instead.
+    # Questions the knowledge base covers (as_served): each is trained both ways, on Bitext's
+    # answer rewritten around the passage (pairs.grounded_answer, passage in memory) and on
+    # Bitext's own answer (no passage). Chosen on the tuning split, 25-minute runs on one
+    # thread: both ways ROUGE-L 0.383 (no knowledge base) with 97 % of covered answers shipped
+    # using their passage; 50/50 split 0.366 and 88 %; 75/25 split 0.356. Without `both_ways`,
+    # `grounded_share` of them get the rewritten answer and the rest Bitext's.
+    covered_both_ways: bool = True
     grounded_share: float = 0.75
-    covered_both_ways: bool = False
     domain_examples_per_intent: int = 12
     autocast_bf16: bool = True  # bfloat16 matmuls where the CPU has them (about twice the tokens/s)
     answer_intent_epochs: int = 30
