@@ -133,8 +133,8 @@ def test_named_volumes_are_declared_and_bind_mounts_exist() -> None:
 
 
 def test_kefu_settings_in_the_environment_are_ones_the_code_reads() -> None:
-    """A misspelt variable would be silently ignored: each one must appear in bot/."""
-    sources = "\n".join(p.read_text(encoding="utf-8") for p in (REPO_ROOT / "bot").rglob("*.py"))
+    """A misspelt variable would be silently ignored: each one must appear in the code (bot/, actions/)."""
+    sources = "\n".join(p.read_text(encoding="utf-8") for folder in ("bot", "actions") for p in (REPO_ROOT / folder).rglob("*.py"))
     for name, service in SERVICES.items():
         for variable in service.get("environment", {}):
             if variable.startswith("KEFU_"):
