@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -33,6 +34,9 @@ from .pairs import (BITEXT_LICENSE, GenerationPair, bitext_splits, grounded_answ
                     load_project_pairs, project_answers)
 from .placeholders import PLACEHOLDER, PlaceholderValues, placeholders_for_values, render
 from .settings import ShopSettings, load_settings
+
+
+LOG_LINE_SECONDS = 60.0
 
 
 class NoAnswerPairsError(ValueError):
@@ -302,6 +306,10 @@ def train_generator(
     tokens_seen = 0
     train_started = time.monotonic()
     stopped_by_budget = False
+    # Without a terminal (kefu run's background training writes to var/decoder-train.log) the
+    # bar is not drawn: a plain line every LOG_LINE_SECONDS says how far it is instead.
+    log_lines = progress and not sys.stdout.isatty()
+    last_line = time.monotonic()
     with Progress(*columns, disable=not progress) as bar:
         task = bar.add_task("train", total=total_steps, loss=float("nan"), tps=0.0)
         decoder.train()
@@ -333,6 +341,11 @@ def train_generator(
                 losses.append(float(loss.detach()))
                 recent = sum(losses[-50:]) / len(losses[-50:])
                 bar.update(task, advance=1, loss=recent, tps=tokens_seen / max(time.monotonic() - train_started, 1e-6))
+                if log_lines and time.monotonic() - last_line >= LOG_LINE_SECONDS:
+                    last_line = time.monotonic()
+                    print(f"decoder: step {step}/{total_steps}, loss {recent:.3f}, "
+                          f"{tokens_seen / max(last_line - train_started, 1e-6):,.0f} tok/s, "
+                          f"{(last_line - train_started) / 60:.1f} of at most {config.max_minutes:g} min", flush=True)
             if stopped_by_budget:
                 break
     decoder.eval()

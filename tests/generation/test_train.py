@@ -68,3 +68,18 @@ def test_the_report_says_how_fast_and_how_the_classifier_fitted(generation_model
     report = json.loads((generation_model / "decoder.json").read_text(encoding="utf-8"))["report"]
     assert report["tokens_per_second"] > 0 and isinstance(report["bf16_autocast"], bool)
     assert report["answer_intent"]["train_accuracy"] > 0.9
+
+
+def test_training_without_a_terminal_logs_plain_progress_lines(tiny_model: Path, generation_project: Path, tmp_path: Path,
+                                                               monkeypatch, capsys) -> None:
+    # kefu run trains the decoder in the background into var/decoder-train.log: no bar is drawn there.
+    import shutil
+
+    from nlu_model.generation import train
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_model, model_dir)
+    monkeypatch.setattr(train, "LOG_LINE_SECONDS", 0.0)
+    train.train_generator(model_dir, generation_project, config_name="tiny", overrides={"epochs": 2}, threads=1, progress=True)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("decoder: step")]
+    assert lines and "tok/s" in lines[-1] and "of at most 1 min" in lines[-1]
