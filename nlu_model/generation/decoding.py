@@ -28,7 +28,7 @@ from .answer_intent import AnswerIntentClassifier
 from .answer_tokenizer import BOS_ID, EOS_ID, PAD_ID, cjk_token_ids, placeholder_ids
 from .artefacts import LoadedDecoder, load_decoder
 from .guard import GuardThresholds, GuardVerdict, KnownFacts, judge
-from .knowledge import KnowledgeBase, Retrieval
+from .knowledge import KnowledgeBase, Passage, Retrieval
 from .memory import MemoryEncoder, build_memory
 from .placeholders import PLACEHOLDER, PlaceholderValues, render
 from .settings import ShopSettings, load_settings
@@ -133,8 +133,8 @@ class AnswerGenerator:
         if knowledge is not None and knowledge.passages:
             encoded = self.memory_encoder.encode([p.text for p in knowledge.passages])
             self._passage_states = {p.passage_id: s for p, s in zip(knowledge.passages, encoded.states)}
-        # Settings and knowledge do not change between answers: index their facts once.
-        self._static_facts = KnownFacts([*self.settings.values.values(), knowledge.all_text() if knowledge else ""])
+        # Settings do not change between answers: index their facts once.
+        self._static_facts = KnownFacts(list(self.settings.values.values()))
 
     @classmethod
     def load(cls, model_dir: str | Path, *, predictor: Predictor | None = None, knowledge_dir: str | Path | None = None,
@@ -153,10 +153,16 @@ class AnswerGenerator:
             return None
         return self.knowledge.retrieve(request.utterance, intent=request.intent, query_vector=query_vector)
 
-    def known_facts(self, request: AnswerRequest) -> KnownFacts:
-        """What the answer may state: conversation, slots, settings, the knowledge base."""
+    def known_facts(self, request: AnswerRequest, passage: Passage | None = None) -> KnownFacts:
+        """What the answer may state: the conversation, the slots, the settings, and the passage it was given.
+
+        Only the retrieved passage counts, not the whole knowledge base: "3 to 5 working days"
+        is a fact about delivery, and stated in an answer about something else (or as an
+        order number "5") it would be an invented one.
+        """
         return self._static_facts.extended(
-            [request.utterance, *request.conversation, *(str(v) for v in request.slots.values() if v is not None)]
+            [request.utterance, *request.conversation, *(str(v) for v in request.slots.values() if v is not None),
+             passage.text if passage is not None else ""]
         )
 
     def _text(self, ids: Sequence[int], values: PlaceholderValues) -> str:
@@ -175,7 +181,7 @@ class AnswerGenerator:
         passage = self._passage_states.get(retrieval.passage.passage_id) if retrieval else None
         memory: GenerationMemory = build_memory(encoded.states, [passage], [self.memory_encoder.intent_id(request.intent)])
         values = PlaceholderValues.collect(request.slots, self.settings.values, self.settings.sources)
-        facts = self.known_facts(request)
+        facts = self.known_facts(request, retrieval.passage if retrieval else None)
         # Never written: padding, a second BOS, and fact placeholders that have no value here.
         banned = [PAD_ID, BOS_ID] + [i for name, i in self.placeholder_ids.items() if not values.available(name)]
         language = request.answer_language

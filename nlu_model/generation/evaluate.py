@@ -19,7 +19,7 @@ answer for each held-out utterance and reports (keys are the issue's):
 - `answer_intent_accuracy_references`: that classifier's accuracy on the held-out reference
   answers (placeholders rendered), which it never saw: how far its verdicts can be trusted;
 - `ungrounded_before_guard` / `ungrounded_shipped`: share of answers stating a specific that is
-  in neither the conversation, the slots, the settings nor the knowledge base;
+  in neither the conversation, the slots, the settings nor the passage retrieved for it;
 - `fallback_rate`: share of answers the guard replaced;
 (the guard's figures are for the answers as served, with the knowledge base);
 - `first_token_ms` (median time to the first streamed piece) and `answer_150_tokens_ms` (median
@@ -155,7 +155,7 @@ def evaluate_generation(
         references.append(reference)
         retrieved = render(train[nearest[index]].answer, values)
         shipped_text = answer.text if answer.shipped else templates.get(pair.intent, "")
-        facts = generator.known_facts(request)
+        facts = generator.known_facts(request, passage)
         shipped_intent = answer.verdict.answer_intent if answer.shipped else (
             generator.answer_intent.classify([shipped_text])[0] if shipped_text else None)
         rows.append({

@@ -71,3 +71,13 @@ def test_only_tokens_that_start_a_chinese_character_are_masked_for_english(gener
     masked = set(cjk_token_ids(generator.tokenizer))
     assert masked and all(i not in masked for i in generator.tokenizer.encode("It’s €5 — “quoted” café").ids)
     assert any(i in masked for i in generator.tokenizer.encode("退款").ids)
+
+
+def test_a_number_from_another_passage_is_not_grounded(generator: AnswerGenerator) -> None:
+    # "30 days" is the return window: in an answer about delivery it would be an invented fact.
+    request = AnswerRequest("how long does delivery take?", "delivery_period")
+    shipping = next(p for p in generator.knowledge.passages if p.passage_id == "shipping#0")
+    returns = next(p for p in generator.knowledge.passages if p.passage_id == "returns#0")
+    assert "30 days" in returns.text and "30" not in shipping.text
+    assert generator.known_facts(request, shipping).ungrounded("Delivery takes 30 days.") == ["30"]
+    assert generator.known_facts(request, returns).ungrounded("You can return items within 30 days.") == []
