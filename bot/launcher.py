@@ -48,7 +48,7 @@ def _uvicorn_config(settings: Settings, host: str, port: int, log_level: str) ->
         create_app(settings),
         host=host,
         port=port,
-        ws="websockets",
+        ws="websockets-sansio",  # the legacy "websockets" implementation is deprecated in uvicorn
         ws_max_size=WS_HARD_MAX_BYTES,
         # Chat frames are small; per-message compression cost 136 MB of RSS and CPU per
         # turn under load (benchmarks/load.py) for little saved bandwidth.
