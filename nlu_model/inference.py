@@ -14,6 +14,7 @@ when the folder is not a Kefu model.
 """
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,9 +35,12 @@ __all__ = ["BatchingPredictor", "FALLBACK_INTENT", "ModelFolderError", "Predicto
 RANKING_SIZE = 10
 
 
+IDEOGRAPH = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")  # CJK ideographs (and compatibility ones)
+
+
 def detect_language(text: str) -> str:
     """`"zh"` when CJK ideographs outweigh Latin letters (one ideograph ~ one word ~ four letters), else `"en"`."""
-    cjk = sum(1 for c in text if "\u3400" <= c <= "\u9fff" or "\uf900" <= c <= "\ufaff")
+    cjk = len(IDEOGRAPH.findall(text))
     latin = sum(1 for c in text if c.isascii() and c.isalpha())
     return "zh" if cjk and cjk * 4 >= latin else "en"
 

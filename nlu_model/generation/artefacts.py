@@ -26,7 +26,8 @@ DECODER_CONFIG = "decoder.json"
 DECODER_TOKENIZER = "decoder_tokenizer.json"
 ANSWER_INTENT_WEIGHTS = "answer_intent.safetensors"
 ANSWER_INTENT_CONFIG = "answer_intent.json"
-_FILES = (DECODER_WEIGHTS, DECODER_CONFIG, DECODER_TOKENIZER, ANSWER_INTENT_WEIGHTS, ANSWER_INTENT_CONFIG)
+# Every file a model folder needs for generated answers.
+DECODER_FILES = (DECODER_WEIGHTS, DECODER_CONFIG, DECODER_TOKENIZER, ANSWER_INTENT_WEIGHTS, ANSWER_INTENT_CONFIG)
 
 
 class DecoderFolderError(ValueError):
@@ -44,7 +45,7 @@ class LoadedDecoder:
 
 def has_decoder(model_dir: str | Path) -> bool:
     model_dir = Path(model_dir)
-    return all((model_dir / name).is_file() for name in _FILES)
+    return all((model_dir / name).is_file() for name in DECODER_FILES)
 
 
 def save_decoder(model_dir: Path, decoder: AnswerDecoder, tokenizer: Tokenizer, intents: list[str], info: dict[str, Any]) -> None:

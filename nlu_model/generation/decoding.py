@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from ..decoder import GenerationMemory
-from ..inference import Predictor, detect_language
+from ..inference import IDEOGRAPH, Predictor, detect_language
 from .answer_intent import AnswerIntentClassifier
 from .answer_tokenizer import BOS_ID, EOS_ID, PAD_ID, cjk_token_ids, placeholder_ids
 from .artefacts import LoadedDecoder, load_decoder
@@ -100,12 +100,11 @@ def _cut_to_sentence(text: str) -> str:
 # A Chinese answer may open with a brand name ("PayPal 和..."): this many characters without
 # an ideograph before the stream is judged to be in the wrong language.
 _LANGUAGE_EVIDENCE_CHARS = 16
-_IDEOGRAPH = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 def _may_be_in(language: str, text: str) -> bool:
     """False once `text` is long enough to tell it is not Chinese (English needs no telling: Chinese tokens are masked)."""
-    return language != "zh" or len(text) < _LANGUAGE_EVIDENCE_CHARS or bool(_IDEOGRAPH.search(text))
+    return language != "zh" or len(text) < _LANGUAGE_EVIDENCE_CHARS or bool(IDEOGRAPH.search(text))
 
 
 class AnswerGenerator:
@@ -183,10 +182,11 @@ class AnswerGenerator:
         values = PlaceholderValues.collect(request.slots, self.settings.values, self.settings.sources)
         facts = self.known_facts(request, retrieval.passage if retrieval else None)
         # Never written: padding, a second BOS, and fact placeholders that have no value here.
-        banned = [PAD_ID, BOS_ID] + [i for name, i in self.placeholder_ids.items() if not values.available(name)]
         language = request.answer_language
-        if language == "en":
-            banned += self._cjk_ids  # the decoder has Chinese answers too; an English customer never sees one
+        banned = torch.tensor(  # one index tensor per answer, not a list converted at every step
+            [PAD_ID, BOS_ID, *(i for name, i in self.placeholder_ids.items() if not values.available(name)),
+             # the decoder has Chinese answers too; an English customer never sees one
+             *(self._cjk_ids if language == "en" else ())], dtype=torch.long)
         ids = [BOS_ID]
         log_probs: list[float] = []
         emitted = ""
@@ -249,7 +249,7 @@ class AnswerGenerator:
                 return piece
         raise AssertionError("stream ended without an answer")  # stream always ends with one
 
-    def _adjust(self, logits: torch.Tensor, ids: list[int], banned: list[int], options: DecodingOptions) -> torch.Tensor:
+    def _adjust(self, logits: torch.Tensor, ids: list[int], banned: torch.Tensor, options: DecodingOptions) -> torch.Tensor:
         logits[banned] = float("-inf")
         if len(ids) > 1 and options.repetition_penalty != 1.0:
             seen = torch.tensor(sorted(set(ids[1:])))

@@ -47,6 +47,12 @@ class GenerationPair:
     source: str = "bitext"  # bitext | domain | knowledge | grounded (a Bitext answer framing a passage)
 
 
+# Sources whose answer reads its passage: the passage is never left out of memory for them.
+READS_PASSAGE = frozenset({"knowledge", "grounded"})
+# Sources written by Bitext (the grounded ones keep its opening and closing).
+FROM_BITEXT = frozenset({"bitext", "grounded"})
+
+
 def load_bitext_pairs(csv_path: str | Path = DEFAULT_BITEXT_CSV) -> list[GenerationPair]:
     """Bitext rows as pairs, answers canonicalised (and `\r\n` as `\n`); rows without an answer are skipped."""
     with open(csv_path, encoding="utf-8", newline="") as handle:

@@ -30,8 +30,8 @@ from .artefacts import load_decoder, save_answer_intent, save_decoder
 from .guard import GuardThresholds, KnownFacts
 from .knowledge import KnowledgeBase, Passage, load_passages
 from .memory import MemoryEncoder, build_memory
-from .pairs import (BITEXT_LICENSE, GenerationPair, bitext_splits, grounded_answer, knowledge_pairs, load_bitext_pairs,
-                    load_project_pairs, project_answers)
+from .pairs import (BITEXT_LICENSE, FROM_BITEXT, READS_PASSAGE, GenerationPair, bitext_splits, grounded_answer,
+                    knowledge_pairs, load_bitext_pairs, load_project_pairs, project_answers)
 from .placeholders import PLACEHOLDER, PlaceholderValues, placeholders_for_values, render
 from .settings import ShopSettings, load_settings
 
@@ -151,7 +151,7 @@ def as_served(pairs: list[GenerationPair], passages: list[Passage], predictor: P
 
     def keep(pair: GenerationPair) -> None:
         nonlocal left_out
-        if pair.source in ("bitext", "grounded") and known.extended([pair.utterance]).ungrounded(PLACEHOLDER.sub("", pair.answer)):
+        if pair.source in FROM_BITEXT and known.extended([pair.utterance]).ungrounded(PLACEHOLDER.sub("", pair.answer)):
             left_out += 1
         else:
             served.append(pair)
@@ -186,7 +186,7 @@ def answer_intent_examples(pairs: list[GenerationPair], data_path: str | Path | 
     own: dict[tuple[str, str], None] = {}
     for pair in pairs:
         if pair.intent in known and pair.source != "domain":
-            (bitext if pair.source in ("bitext", "grounded") else own)[(render(pair.answer, values), pair.intent)] = None
+            (bitext if pair.source in FROM_BITEXT else own)[(render(pair.answer, values), pair.intent)] = None
     responses = project_answers(data_path) if data_path is not None and Path(data_path).is_dir() else {}
     for (intent, _), texts in sorted(responses.items()):
         for text in texts:
@@ -325,7 +325,7 @@ def train_generator(
                 memory = build_memory(
                     [utterance_states[pairs[i].utterance] for i in batch_rows],
                     [passage_states.get(pairs[i].passage_id) if pairs[i].passage_id and (
-                        pairs[i].source in ("knowledge", "grounded") or rng.random() >= config.retrieved_passage_dropout) else None
+                        pairs[i].source in READS_PASSAGE or rng.random() >= config.retrieved_passage_dropout) else None
                      for i in batch_rows],
                     [memory_encoder.intent_id(pairs[i].intent) for i in batch_rows],
                     width_multiple=SHAPE_MULTIPLE,

@@ -10,11 +10,10 @@ from pathlib import Path
 
 from bot.config import load_settings
 from bot.launcher import reload_when_trained
+from nlu_model.generation.artefacts import DECODER_FILES
 from tests.bot.conftest import KefuServer
 from tests.chat_client import ChatClient
 from tests.tiny_bot import make_tiny_project
-
-DECODER_FILES = ("decoder.safetensors", "decoder.json", "decoder_tokenizer.json")
 
 
 async def test_generated_answers_switch_on_when_the_background_training_ends(
@@ -31,7 +30,7 @@ async def test_generated_answers_switch_on_when_the_background_training_ends(
             _, replies = await chat.say("how long does delivery take?")
             assert "stream_id" not in replies[0]  # no decoder yet: the template
             # The background training writes the decoder files, then exits 0.
-            for name in (*DECODER_FILES, "answer_intent.safetensors", "answer_intent.json"):
+            for name in DECODER_FILES:
                 if (tiny_generating_model / name).exists():
                     shutil.copy(tiny_generating_model / name, model / name)
             trainer = subprocess.Popen([sys.executable, "-c", "pass"])
